@@ -1,0 +1,289 @@
+"""The ``hotspots`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hotspots.boundaries import load_pack
+from hotspots.config import load_settings
+from hotspots.errors import HotspotsError
+from hotspots.importer import FileReport, ImportReport, import_paths
+from hotspots.ingest.categories import CategoryGroups
+from hotspots.ingest.mapping import FIELDS, ColumnMapping
+from hotspots.ingest.postcodes import load_postcodes
+from hotspots.periods import parse_period
+from hotspots.reports import BY_CHOICES, summary
+from hotspots.store import Store
+
+out = Console()
+if not out.is_terminal:  # piped or captured: do not wrap tables at 80 columns
+    out = Console(width=200)
+err = Console(stderr=True)
+
+
+class Context:
+    def __init__(self, db: str | None):
+        self.settings = load_settings(db)
+
+    def store(self) -> Store:
+        return Store(self.settings.db_path)
+
+    def pack(self):
+        return load_pack(self.settings.pack_dir)
+
+    def groups(self) -> CategoryGroups:
+        return CategoryGroups.load(self.settings.groups_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", type=click.Path(dir_okay=False), help="Incident store (SQLite). Default: $HOTSPOTS_DB or instance/hotspots.sqlite.")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """Crime and ASB hotspot maps and patrol tasking for Community Safety Partnerships."""
+    ctx.obj = Context(db)
+
+
+# -- import -------------------------------------------------------------------------------
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def print_import_report(report: ImportReport, console: Console = out) -> None:
+    """The end-of-import summary: per-file table, reject reasons, boundary cases, agreement."""
+    table = Table(title="Import summary", title_justify="left")
+    for name in ("file", "rows read", "imported", "already stored", "rejected"):
+        table.add_column(name, justify="left" if name == "file" else "right")
+    for f in report.files:
+        table.add_row(_short(f.name), *(f"{v:,}" for v in (f.rows_read, f.imported, f.already_stored, f.rejected)))
+    table.add_section()
+    table.add_row(
+        f"{len(report.files)} file(s)",
+        *(f"{report.total(a):,}" for a in ("rows_read", "imported", "already_stored", "rejected")),
+        style="bold",
+    )
+    console.print(table)
+    reasons = report.rejected_by_reason
+    if reasons:
+        console.print("Rejected rows by reason: " + ", ".join(f"{r} {c:,}" for r, c in sorted(reasons.items(), key=lambda x: -x[1])))
+        console.print("  (see them with: hotspots rejects --export rejects.csv)")
+    rules = report.boundary_settled
+    if rules:
+        settled = rules.get("boundary-lsoa", 0) + rules.get("boundary-nearest", 0)
+        console.print(
+            f"Placement: {rules.get('inside', 0):,} inside one ward; {settled:,} boundary-ambiguous settled "
+            f"({rules.get('boundary-lsoa', 0):,} by recorded LSOA, {rules.get('boundary-nearest', 0):,} by nearest ward); "
+            f"{rules.get('edge', 0):,} just outside the district edge assigned to the nearest ward."
+        )
+    agreement = report.lsoa_agreement
+    if agreement is not None:
+        console.print(f"Ward/LSOA agreement: {agreement:.2%} of rows with a recorded LSOA are in a ward that overlaps it.")
+    for skipped in report.skipped:
+        console.print(f"Skipped {_short(skipped.name)}: {skipped.reason}.")
+
+
+def _short(name: str) -> str:
+    """A file's name without its folders (for a zip member: the zip's and the member's names)."""
+    outer, _, member = name.partition("!")
+    short = Path(outer).name + ("!" + Path(member).name if member else "")
+    return short if len(short) <= 60 else "…" + short[-59:]
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False), help="Column mapping file (TOML) for a local export.")
+@click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN", help=f"Map one field to a column. Fields: {', '.join(FIELDS)}.")
+@click.option("--source", default="local", show_default=True, help="Name of the system a local export comes from.")
+@click.option("--save-mapping", type=click.Path(dir_okay=False), help="Save the mapping given by --map to this TOML file.")
+@click.option("--postcodes", type=click.Path(exists=True), help="Postcode centroids: Code-Point Open or ONSPD (file, folder or zip).")
+@click.option("--tolerance", type=click.FloatRange(0, 500), help="Boundary-ambiguity band in metres (default 25).")
+@click.pass_obj
+def import_command(obj: Context, paths, mapping_file, pairs, source, save_mapping, postcodes, tolerance) -> None:
+    """Import police.uk street files (CSV, folders, zips) or local exports with a column mapping."""
+    mapping = ColumnMapping.from_toml(mapping_file) if mapping_file else None
+    if pairs:
+        mapping = ColumnMapping.from_options(list(pairs), source=source, base=mapping)
+    if save_mapping:
+        if mapping is None:
+            raise HotspotsError("--save-mapping needs a mapping given with --map or --mapping.")
+        Path(save_mapping).write_text(mapping.to_toml(), encoding="utf-8")
+        err.print(f"Saved the column mapping to {save_mapping}.")
+    settings = obj.settings
+    postcode_table = None
+    if mapping is not None and "postcode" in mapping.columns:
+        postcode_table = load_postcodes(str(postcodes or settings.postcodes_path))
+    pack = obj.pack()
+    with obj.store() as store, _progress_bar() as bar:
+        task = bar.add_task("starting", total=1)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+        def on_file(report: FileReport) -> None:
+            bar.console.print(
+                f"{_short(report.name)}: {report.imported:,} imported, {report.already_stored:,} already stored, "
+                f"{report.rejected:,} rejected"
+            )
+
+        report = import_paths(
+            store,
+            list(paths),
+            pack,
+            mapping=mapping,
+            postcodes=postcode_table,
+            tolerance_m=tolerance if tolerance is not None else settings.tolerance_m,
+            progress=progress,
+            on_file=on_file,
+        )
+    print_import_report(report)
+
+
+# -- summary ------------------------------------------------------------------------------
+def emit(frame: pd.DataFrame, fmt: str, title: str = "") -> None:
+    """Print a table as a rich table, CSV or JSON on standard output."""
+    if fmt == "csv":
+        sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+    elif fmt == "json":
+        sys.stdout.write(frame.to_json(orient="records", indent=2) + "\n")
+    else:
+        table = Table(title=title or None, title_justify="left")
+        for column in frame.columns:
+            numeric = pd.api.types.is_numeric_dtype(frame[column])
+            table.add_column(column, justify="right" if numeric else "left")
+        for row in frame.itertuples(index=False):
+            table.add_row(*("" if pd.isna(v) else f"{v:,}" if isinstance(v, int | np.integer) else str(v) for v in row))
+        out.print(table)
+
+
+@cli.command("summary")
+@click.option("--from", "start", metavar="YYYY-MM", help="First month (default: the store's first).")
+@click.option("--to", "end", metavar="YYYY-MM", help="Last month (default: --from, or the store's last).")
+@click.option("--group", help="Category group, e.g. asb or violence (default: every category).")
+@click.option("--by", type=click.Choice(BY_CHOICES), default="ward", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_obj
+def summary_command(obj: Context, start, end, group, by, fmt) -> None:
+    """Incident counts and rates per 1,000 residents by ward, area, LSOA or category."""
+    with obj.store() as store:
+        if start is None and end is not None:
+            raise HotspotsError("--to needs --from.")
+        period = parse_period(start, end) if start else None
+        table = summary(store, obj.pack(), obj.groups(), period, group, by)
+        from hotspots.reports import store_period
+
+        shown = period or store_period(store)
+    emit(table, fmt, f"Incidents by {by}, {shown.label}" + (f", group {group}" if group else ""))
+
+
+# -- rejects ------------------------------------------------------------------------------
+@cli.command("rejects")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False), help="Write every rejected row to this CSV file.")
+@click.option("--import-id", type=int, help="Only rows from this import (see hotspots imports).")
+@click.pass_obj
+def rejects_command(obj: Context, export_path, import_id) -> None:
+    """Rejected rows with their reasons; export them to CSV to fix and re-import."""
+    with obj.store() as store:
+        rows = store.rejects(import_id)
+        counts = store.reject_counts()
+    if export_path:
+        rows.to_csv(export_path, index=False)
+        out.print(f"Wrote {len(rows):,} rejected rows to {export_path}.")
+        return
+    if rows.empty:
+        out.print("No rejected rows.")
+        return
+    emit(pd.DataFrame({"reason": counts.index, "rows": counts.to_numpy()}), "table", "Rejected rows by reason")
+    out.print("Export them with: hotspots rejects --export rejects.csv")
+
+
+@cli.command("imports")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_obj
+def imports_command(obj: Context, fmt) -> None:
+    """Provenance of every import: file, sha256, rows read, imported, rejected, when."""
+    with obj.store() as store:
+        frame = store.imports()
+    if frame.empty:
+        out.print("Nothing has been imported yet.")
+        return
+    frame["rejected_by_reason"] = frame["rejected_by_reason"].map(lambda d: json.dumps(d) if fmt != "table" else "; ".join(f"{k} {v}" for k, v in d.items()))
+    columns = ["id", "file_name", "sha256", "rows_read", "imported", "already_stored", "rejected", "rejected_by_reason", "started_at"]
+    frame = frame[columns]
+    if fmt == "table":
+        frame = frame.assign(sha256=frame["sha256"].str[:12], file_name=frame["file_name"].map(_short))
+        frame = frame.rename(columns={"rejected_by_reason": "rejected by reason"})
+    emit(frame, fmt, "Imports")
+
+
+@cli.command("start")
+@click.pass_obj
+def start_command(obj: Context) -> None:
+    """Start on the embedded default: load the demo data into an empty store, then show wards."""
+    from hotspots.demo import ensure_demo_data
+    from hotspots.periods import add_months, latest_full_window
+    from hotspots.reports import store_period
+
+    settings = obj.settings
+    err.print(f"Incident store: {settings.db_path}")
+    with _progress_bar() as bar:
+        task = bar.add_task("starting", total=1)
+        report = ensure_demo_data(
+            settings, lambda stage, done, total: bar.update(task, description=stage, completed=done, total=max(total, 1))
+        )
+    if report is not None:
+        err.print(f"First start: imported the bundled demo data from {settings.demo_data_dir}.")
+        print_import_report(report)
+    with obj.store() as store:
+        # The latest 12 months that all have data; failing that, the latest 12 months.
+        period = latest_full_window(store.months(), 12)
+        if period is None:
+            end = store_period(store).end
+            period = parse_period(add_months(end, -12).strftime("%Y-%m"), add_months(end, -1).strftime("%Y-%m"))
+        table = summary(store, obj.pack(), obj.groups(), period, None, "ward")
+        missing = sorted(set(period.months) - set(store.months()))
+    emit(table, "table", f"All incidents by ward, {period.label}")
+    if missing:
+        err.print(f"Note: no data for {len(missing)} month(s) in this period: {', '.join(missing)}.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one sentence and a non-zero exit, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="hotspots", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("Stopped.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except HotspotsError as exc:
+        err.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("Stopped. The file being imported was rolled back; earlier files are kept.")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: a sentence, not a traceback
+        if os.environ.get("HOTSPOTS_DEBUG"):
+            raise
+        err.print(f"[bold red]Unexpected error:[/] {type(exc).__name__}: {exc}. Set HOTSPOTS_DEBUG=1 to see details.", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

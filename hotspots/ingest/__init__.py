@@ -1,0 +1,1 @@
+"""Reading incident files into normalised records and rejects."""

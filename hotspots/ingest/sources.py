@@ -1,0 +1,130 @@
+"""Find incident files in what a user hands over: CSV files, folders and data.police.uk zips.
+
+Nothing is extracted to disk: zip members are read in memory. Files that are not incident
+records (police.uk outcomes and stop-and-search files, other file types, zips inside zips) are
+skipped and reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from hotspots.errors import InputFileError
+
+_POLICE_UK_OTHER = re.compile(r"-(outcomes|stop-and-search)\.csv$", re.IGNORECASE)
+_EXCEL_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One CSV to import: a display name and a way to read its bytes."""
+
+    name: str
+    read: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+def _skip_reason(name: str) -> str | None:
+    lower = name.lower()
+    if _POLICE_UK_OTHER.search(lower):
+        kind = "outcomes" if "outcomes" in lower else "stop-and-search"
+        return f"police.uk {kind} file; only street-level crime files are imported"
+    if lower.endswith(".zip"):
+        return "zip inside a zip; unzip the outer file first"
+    if not lower.endswith(".csv"):
+        return "not a CSV file"
+    return None
+
+
+def _from_zip(path: Path, sources: list[SourceFile], skipped: list[Skipped]) -> None:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise InputFileError(f"{path} is not a readable zip file.") from exc
+    with archive:
+        members = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
+    for info in members:
+        display = f"{path.name}!{info.filename}"
+        reason = _skip_reason(info.filename)
+        if reason:
+            skipped.append(Skipped(display, reason))
+            continue
+
+        def read(path=path, member=info.filename) -> bytes:
+            with zipfile.ZipFile(path) as z:
+                return z.read(member)
+
+        sources.append(SourceFile(display, read))
+
+
+def discover(paths: list[str | Path]) -> tuple[list[SourceFile], list[Skipped]]:
+    """Every CSV to import under ``paths`` (files, folders, zips), and what was skipped."""
+    sources: list[SourceFile] = []
+    skipped: list[Skipped] = []
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise InputFileError(f"There is no file or folder at {path}.")
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.name.startswith("."):
+                    continue
+                if child.suffix.lower() == ".zip":
+                    _from_zip(child, sources, skipped)
+                    continue
+                reason = _skip_reason(child.name)
+                if reason:
+                    skipped.append(Skipped(str(child), reason))
+                else:
+                    sources.append(SourceFile(str(child), child.read_bytes))
+        elif zipfile.is_zipfile(path) and path.suffix.lower() == ".zip":
+            _from_zip(path, sources, skipped)
+        else:
+            # A file named explicitly is read whatever its extension; content checks follow.
+            sources.append(SourceFile(str(path), path.read_bytes))
+    return sources, skipped
+
+
+def decode(raw: bytes, name: str) -> tuple[str, str]:
+    """Text of a CSV and the encoding used: UTF-8 (with or without BOM), else Windows-1252."""
+    if not raw.strip():
+        raise InputFileError(f"{name} is empty.")
+    if raw.startswith(_EXCEL_MAGIC):
+        raise InputFileError(
+            f"{name} is a spreadsheet or archive, not CSV text. Open it in Excel and save it as CSV (UTF-8)."
+        )
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace"), "windows-1252"
+
+
+def read_table(raw: bytes, name: str) -> tuple[pd.DataFrame, str]:
+    """A CSV as a table of strings (no type guessing) and the encoding it was read with."""
+    text, encoding = decode(raw, name)
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skipinitialspace=False,
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise InputFileError(f"{name} has no header row.") from exc
+    except pd.errors.ParserError as exc:
+        raise InputFileError(f"{name} is not a well-formed CSV file: {exc}.") from exc
+    table.columns = [str(c).strip() for c in table.columns]
+    return table.reset_index(drop=True), encoding

@@ -1,0 +1,337 @@
+"""The incident store: SQLite in WAL mode, one transaction per imported file.
+
+Readers keep working while an import runs (WAL). Every import is recorded with its provenance;
+every rejected row is kept with its original text and a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from hotspots.boundaries import BNG
+from hotspots.errors import StoreError
+from hotspots.periods import Period
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS imports (
+    id INTEGER PRIMARY KEY,
+    file_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    rows_read INTEGER NOT NULL,
+    imported INTEGER NOT NULL,
+    already_stored INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    rejected_by_reason TEXT NOT NULL,
+    placement TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    imported_by TEXT
+);
+
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    import_id INTEGER NOT NULL REFERENCES imports(id),
+    row_number INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    record_id TEXT,
+    occurred TEXT NOT NULL,
+    first_day TEXT NOT NULL,
+    month TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    category TEXT NOT NULL,
+    location TEXT,
+    outcome TEXT,
+    source_lsoa TEXT,
+    easting REAL NOT NULL,
+    northing REAL NOT NULL,
+    lon REAL NOT NULL,
+    lat REAL NOT NULL,
+    ward_code TEXT NOT NULL,
+    lsoa_code TEXT,
+    area TEXT NOT NULL,
+    place_rule TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_category_day ON incidents (category, first_day);
+CREATE INDEX IF NOT EXISTS incidents_ward_day ON incidents (ward_code, first_day);
+CREATE INDEX IF NOT EXISTS incidents_area_category_day ON incidents (area, category, first_day);
+CREATE INDEX IF NOT EXISTS incidents_day ON incidents (first_day);
+
+CREATE TABLE IF NOT EXISTS rejects (
+    id INTEGER PRIMARY KEY,
+    import_id INTEGER NOT NULL REFERENCES imports(id),
+    row_number INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    raw TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rejects_import ON rejects (import_id);
+"""
+
+INCIDENT_COLUMNS = (
+    "key",
+    "import_id",
+    "row_number",
+    "source",
+    "record_id",
+    "occurred",
+    "first_day",
+    "month",
+    "precision",
+    "category",
+    "location",
+    "outcome",
+    "source_lsoa",
+    "easting",
+    "northing",
+    "lon",
+    "lat",
+    "ward_code",
+    "lsoa_code",
+    "area",
+    "place_rule",
+)
+REJECT_COLUMNS = ("import_id", "row_number", "reason", "detail", "raw")
+
+CHUNK_ROWS = 50_000
+
+
+@dataclass
+class ImportRecord:
+    """Provenance of one imported file, as written to the ``imports`` table."""
+
+    file_name: str
+    sha256: str
+    kind: str
+    source: str
+    rows_read: int
+    rejected_by_reason: dict[str, int]
+    placement: dict
+    started_at: str
+    seconds: float = 0.0
+    imported: int = 0
+    already_stored: int = 0
+    imported_by: str | None = None
+    id: int | None = None
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_reason.values())
+
+
+class Store:
+    """An open incident store. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.executescript(_SCHEMA)
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"Cannot open the incident store at {self.path}: {exc}.") from exc
+        except OSError as exc:
+            raise StoreError(f"Cannot create the incident store at {self.path}: {exc.strerror}.") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+    def write_import(
+        self,
+        record: ImportRecord,
+        incidents: pd.DataFrame,
+        rejects: pd.DataFrame,
+        on_chunk: Callable[[int, int], None] | None = None,
+    ) -> ImportRecord:
+        """Store one file's incidents, rejects and provenance in a single transaction.
+
+        Incidents whose key is already stored are skipped and counted as ``already_stored``.
+        ``on_chunk(rows_done, rows_total)`` is called after each chunk; if anything raises,
+        nothing from this file remains.
+        """
+        cur = self.conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute(
+                "INSERT INTO imports (file_name, sha256, kind, source, rows_read, imported, already_stored,"
+                " rejected, rejected_by_reason, placement, started_at, seconds, imported_by)"
+                " VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, 0, ?)",
+                (
+                    record.file_name,
+                    record.sha256,
+                    record.kind,
+                    record.source,
+                    record.rows_read,
+                    record.rejected,
+                    json.dumps(record.rejected_by_reason),
+                    json.dumps(record.placement),
+                    record.started_at,
+                    record.imported_by,
+                ),
+            )
+            import_id = cur.lastrowid
+            incidents = incidents.assign(import_id=import_id)
+            rejects = rejects.assign(import_id=import_id)
+            total = len(incidents) + len(rejects)
+            done = 0
+            inserted = 0
+            placeholders = ", ".join("?" * len(INCIDENT_COLUMNS))
+            sql = f"INSERT OR IGNORE INTO incidents ({', '.join(INCIDENT_COLUMNS)}) VALUES ({placeholders})"
+            for chunk in _chunks(incidents[list(INCIDENT_COLUMNS)]):
+                before = self.conn.total_changes
+                cur.executemany(sql, chunk.itertuples(index=False, name=None))
+                inserted += self.conn.total_changes - before
+                done += len(chunk)
+                if on_chunk:
+                    on_chunk(done, total)
+            reject_sql = f"INSERT INTO rejects ({', '.join(REJECT_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
+            for chunk in _chunks(rejects[list(REJECT_COLUMNS)]):
+                cur.executemany(reject_sql, chunk.itertuples(index=False, name=None))
+                done += len(chunk)
+                if on_chunk:
+                    on_chunk(done, total)
+            record.imported = inserted
+            record.already_stored = len(incidents) - inserted
+            cur.execute(
+                "UPDATE imports SET imported = ?, already_stored = ?, seconds = ? WHERE id = ?",
+                (record.imported, record.already_stored, record.seconds, import_id),
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        record.id = import_id
+        return record
+
+    def set_import_seconds(self, import_id: int, seconds: float) -> None:
+        self.conn.execute("UPDATE imports SET seconds = ? WHERE id = ?", (seconds, import_id))
+
+    # -- reading ---------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
+
+    def categories(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT category FROM incidents ORDER BY category")]
+
+    def months(self) -> list[str]:
+        """Every month that holds at least one incident, oldest first."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT month FROM incidents ORDER BY month")]
+
+    def _where(
+        self,
+        period: Period | None,
+        categories: Iterable[str] | None,
+        wards: Iterable[str] | None,
+        area: str | None,
+    ) -> tuple[str, list]:
+        clauses, args = [], []
+        if period is not None:
+            clauses.append("first_day >= ? AND first_day < ?")
+            args += [period.start.isoformat(), period.end.isoformat()]
+        if categories is not None:
+            categories = list(categories)
+            clauses.append(f"category IN ({', '.join('?' * len(categories))})" if categories else "0")
+            args += categories
+        if wards is not None:
+            wards = list(wards)
+            clauses.append(f"ward_code IN ({', '.join('?' * len(wards))})" if wards else "0")
+            args += wards
+        if area is not None:
+            clauses.append("area = ?")
+            args.append(area)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+    def counts_by(
+        self,
+        column: str,
+        period: Period | None = None,
+        categories: Iterable[str] | None = None,
+        wards: Iterable[str] | None = None,
+        area: str | None = None,
+    ) -> pd.Series:
+        """Incident counts grouped by one stored column (ward_code, area, lsoa_code, category, month)."""
+        if column not in {"ward_code", "area", "lsoa_code", "category", "month", "precision"}:
+            raise ValueError(f"cannot group by {column}")
+        where, args = self._where(period, categories, wards, area)
+        rows = self.conn.execute(f"SELECT {column}, COUNT(*) FROM incidents{where} GROUP BY {column}", args)
+        return pd.Series(dict(rows.fetchall()), dtype="int64", name="incidents")
+
+    def incidents(
+        self,
+        period: Period | None = None,
+        categories: Iterable[str] | None = None,
+        wards: Iterable[str] | None = None,
+        area: str | None = None,
+        columns: Iterable[str] = (
+            "id",
+            "occurred",
+            "first_day",
+            "month",
+            "precision",
+            "category",
+            "location",
+            "ward_code",
+            "lsoa_code",
+            "area",
+            "easting",
+            "northing",
+        ),
+    ) -> gpd.GeoDataFrame:
+        """Incidents matching the filters, as points in EPSG:27700."""
+        columns = list(dict.fromkeys([*columns, "easting", "northing"]))
+        where, args = self._where(period, categories, wards, area)
+        frame = pd.read_sql_query(f"SELECT {', '.join(columns)} FROM incidents{where} ORDER BY id", self.conn, params=args)
+        geometry = gpd.points_from_xy(frame["easting"], frame["northing"])
+        return gpd.GeoDataFrame(frame, geometry=geometry, crs=BNG)
+
+    def imports(self) -> pd.DataFrame:
+        frame = pd.read_sql_query("SELECT * FROM imports ORDER BY id", self.conn)
+        for column in ("rejected_by_reason", "placement"):
+            frame[column] = frame[column].map(json.loads)
+        return frame
+
+    def rejects(self, import_id: int | None = None) -> pd.DataFrame:
+        sql = (
+            "SELECT r.id, r.import_id, i.file_name, r.row_number, r.reason, r.detail, r.raw"
+            " FROM rejects r JOIN imports i ON i.id = r.import_id"
+        )
+        args: list = []
+        if import_id is not None:
+            sql += " WHERE r.import_id = ?"
+            args.append(import_id)
+        return pd.read_sql_query(sql + " ORDER BY r.id", self.conn, params=args)
+
+    def reject_counts(self) -> pd.Series:
+        rows = self.conn.execute("SELECT reason, COUNT(*) FROM rejects GROUP BY reason ORDER BY 2 DESC")
+        return pd.Series(dict(rows.fetchall()), dtype="int64", name="rows")
+
+
+def _chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS):
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
