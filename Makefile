@@ -18,6 +18,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check hotspots tests benchmarks run.py
+	$(BIN)/ruff format --check hotspots tests benchmarks run.py
 	$(BIN)/python -m pytest
 
 bench: install

@@ -88,7 +88,9 @@ class BoundaryPack:
         tree = shapely.STRtree(self.lsoas.geometry.values)
         w_idx, l_idx = tree.query(self.wards.geometry.values, predicate="intersects")
         shared = shapely.area(
-            shapely.intersection(self.wards.geometry.values[w_idx], self.lsoas.geometry.values[l_idx])
+            shapely.intersection(
+                self.wards.geometry.values[w_idx], self.lsoas.geometry.values[l_idx]
+            )
         )
         matrix = np.zeros((len(self.wards), len(self.lsoas)))
         matrix[w_idx, l_idx] = shared
@@ -109,11 +111,15 @@ class BoundaryPack:
 def _read_layer(folder: Path, spec: dict, what: str, code_col: str, name_col: str):
     path = folder / spec["file"]
     if not path.exists():
-        raise PackError(f"The boundary pack at {folder} lists {what} file '{spec['file']}', which is missing.")
+        raise PackError(
+            f"The boundary pack at {folder} lists {what} file '{spec['file']}', which is missing."
+        )
     frame = gpd.read_file(path)
     for key in ("code_field", "name_field"):
         if spec[key] not in frame.columns:
-            raise PackError(f"{path.name} has no field '{spec[key]}' (named as {key} in pack.toml).")
+            raise PackError(
+                f"{path.name} has no field '{spec[key]}' (named as {key} in pack.toml)."
+            )
     if frame.crs is None:
         frame = frame.set_crs(spec.get("crs", "EPSG:4326"))
     frame = frame.rename(columns={spec["code_field"]: code_col, spec["name_field"]: name_col})
@@ -127,7 +133,9 @@ def _read_layer(folder: Path, spec: dict, what: str, code_col: str, name_col: st
 def _read_population(folder: Path, spec: dict) -> tuple[pd.DataFrame, dict[str, str]]:
     path = folder / spec["file"]
     if not path.exists():
-        raise PackError(f"The boundary pack at {folder} lists population file '{spec['file']}', which is missing.")
+        raise PackError(
+            f"The boundary pack at {folder} lists population file '{spec['file']}', which is missing."
+        )
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     code_field, area_field = spec["code_field"], spec["area_field"]
     long_rows = []
@@ -172,7 +180,9 @@ def load_pack(folder: str | Path) -> BoundaryPack:
     for entry in manifest.get("areas", []):
         codes = tuple(wards.loc[wards["area"] == entry["name"], "ward_code"])
         if not codes:
-            raise PackError(f"Area '{entry['name']}' in pack.toml has no wards in the population file.")
+            raise PackError(
+                f"Area '{entry['name']}' in pack.toml has no wards in the population file."
+            )
         areas.append(Area(name=entry["name"], code=entry["code"], ward_codes=codes))
     unlisted = sorted(set(wards["area"]) - {a.name for a in areas})
     if unlisted:

@@ -46,7 +46,11 @@ class Context:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", type=click.Path(dir_okay=False), help="Incident store (SQLite). Default: $HOTSPOTS_DB or instance/hotspots.sqlite.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Incident store (SQLite). Default: $HOTSPOTS_DB or instance/hotspots.sqlite.",
+)
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
     """Crime and ASB hotspot maps and patrol tasking for Community Safety Partnerships."""
@@ -71,7 +75,10 @@ def print_import_report(report: ImportReport, console: Console = out) -> None:
     for name in ("file", "rows read", "imported", "already stored", "rejected"):
         table.add_column(name, justify="left" if name == "file" else "right")
     for f in report.files:
-        table.add_row(_short(f.name), *(f"{v:,}" for v in (f.rows_read, f.imported, f.already_stored, f.rejected)))
+        table.add_row(
+            _short(f.name),
+            *(f"{v:,}" for v in (f.rows_read, f.imported, f.already_stored, f.rejected)),
+        )
     table.add_section()
     table.add_row(
         f"{len(report.files)} file(s)",
@@ -81,7 +88,10 @@ def print_import_report(report: ImportReport, console: Console = out) -> None:
     console.print(table)
     reasons = report.rejected_by_reason
     if reasons:
-        console.print("Rejected rows by reason: " + ", ".join(f"{r} {c:,}" for r, c in sorted(reasons.items(), key=lambda x: -x[1])))
+        console.print(
+            "Rejected rows by reason: "
+            + ", ".join(f"{r} {c:,}" for r, c in sorted(reasons.items(), key=lambda x: -x[1]))
+        )
         console.print("  (see them with: hotspots rejects --export rejects.csv)")
     rules = report.boundary_settled
     if rules:
@@ -93,7 +103,9 @@ def print_import_report(report: ImportReport, console: Console = out) -> None:
         )
     agreement = report.lsoa_agreement
     if agreement is not None:
-        console.print(f"Ward/LSOA agreement: {agreement:.2%} of rows with a recorded LSOA are in a ward that overlaps it.")
+        console.print(
+            f"Ward/LSOA agreement: {agreement:.2%} of rows with a recorded LSOA are in a ward that overlaps it."
+        )
     for skipped in report.skipped:
         console.print(f"Skipped {_short(skipped.name)}: {skipped.reason}.")
 
@@ -107,14 +119,44 @@ def _short(name: str) -> str:
 
 @cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False), help="Column mapping file (TOML) for a local export.")
-@click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN", help=f"Map one field to a column. Fields: {', '.join(FIELDS)}.")
-@click.option("--source", default="local", show_default=True, help="Name of the system a local export comes from.")
-@click.option("--save-mapping", type=click.Path(dir_okay=False), help="Save the mapping given by --map to this TOML file.")
-@click.option("--postcodes", type=click.Path(exists=True), help="Postcode centroids: Code-Point Open or ONSPD (file, folder or zip).")
-@click.option("--tolerance", type=click.FloatRange(0, 500), help="Boundary-ambiguity band in metres (default 25).")
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(dir_okay=False),
+    help="Column mapping file (TOML) for a local export.",
+)
+@click.option(
+    "--map",
+    "pairs",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help=f"Map one field to a column. Fields: {', '.join(FIELDS)}.",
+)
+@click.option(
+    "--source",
+    default="local",
+    show_default=True,
+    help="Name of the system a local export comes from.",
+)
+@click.option(
+    "--save-mapping",
+    type=click.Path(dir_okay=False),
+    help="Save the mapping given by --map to this TOML file.",
+)
+@click.option(
+    "--postcodes",
+    type=click.Path(exists=True),
+    help="Postcode centroids: Code-Point Open or ONSPD (file, folder or zip).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0, 500),
+    help="Boundary-ambiguity band in metres (default 25).",
+)
 @click.pass_obj
-def import_command(obj: Context, paths, mapping_file, pairs, source, save_mapping, postcodes, tolerance) -> None:
+def import_command(
+    obj: Context, paths, mapping_file, pairs, source, save_mapping, postcodes, tolerance
+) -> None:
     """Import police.uk street files (CSV, folders, zips) or local exports with a column mapping."""
     mapping = ColumnMapping.from_toml(mapping_file) if mapping_file else None
     if pairs:
@@ -167,16 +209,31 @@ def emit(frame: pd.DataFrame, fmt: str, title: str = "") -> None:
             numeric = pd.api.types.is_numeric_dtype(frame[column])
             table.add_column(column, justify="right" if numeric else "left")
         for row in frame.itertuples(index=False):
-            table.add_row(*("" if pd.isna(v) else f"{v:,}" if isinstance(v, int | np.integer) else str(v) for v in row))
+            table.add_row(
+                *(
+                    "" if pd.isna(v) else f"{v:,}" if isinstance(v, int | np.integer) else str(v)
+                    for v in row
+                )
+            )
         out.print(table)
 
 
 @cli.command("summary")
-@click.option("--from", "start", metavar="YYYY-MM", help="First month (default: the store's first).")
-@click.option("--to", "end", metavar="YYYY-MM", help="Last month (default: --from, or the store's last).")
+@click.option(
+    "--from", "start", metavar="YYYY-MM", help="First month (default: the store's first)."
+)
+@click.option(
+    "--to", "end", metavar="YYYY-MM", help="Last month (default: --from, or the store's last)."
+)
 @click.option("--group", help="Category group, e.g. asb or violence (default: every category).")
 @click.option("--by", type=click.Choice(BY_CHOICES), default="ward", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
 @click.pass_obj
 def summary_command(obj: Context, start, end, group, by, fmt) -> None:
     """Incident counts and rates per 1,000 residents by ward, area, LSOA or category."""
@@ -193,7 +250,12 @@ def summary_command(obj: Context, start, end, group, by, fmt) -> None:
 
 # -- rejects ------------------------------------------------------------------------------
 @cli.command("rejects")
-@click.option("--export", "export_path", type=click.Path(dir_okay=False), help="Write every rejected row to this CSV file.")
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False),
+    help="Write every rejected row to this CSV file.",
+)
 @click.option("--import-id", type=int, help="Only rows from this import (see hotspots imports).")
 @click.pass_obj
 def rejects_command(obj: Context, export_path, import_id) -> None:
@@ -208,12 +270,22 @@ def rejects_command(obj: Context, export_path, import_id) -> None:
     if rows.empty:
         out.print("No rejected rows.")
         return
-    emit(pd.DataFrame({"reason": counts.index, "rows": counts.to_numpy()}), "table", "Rejected rows by reason")
+    emit(
+        pd.DataFrame({"reason": counts.index, "rows": counts.to_numpy()}),
+        "table",
+        "Rejected rows by reason",
+    )
     out.print("Export them with: hotspots rejects --export rejects.csv")
 
 
 @cli.command("imports")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
 @click.pass_obj
 def imports_command(obj: Context, fmt) -> None:
     """Provenance of every import: file, sha256, rows read, imported, rejected, when."""
@@ -222,11 +294,25 @@ def imports_command(obj: Context, fmt) -> None:
     if frame.empty:
         out.print("Nothing has been imported yet.")
         return
-    frame["rejected_by_reason"] = frame["rejected_by_reason"].map(lambda d: json.dumps(d) if fmt != "table" else "; ".join(f"{k} {v}" for k, v in d.items()))
-    columns = ["id", "file_name", "sha256", "rows_read", "imported", "already_stored", "rejected", "rejected_by_reason", "started_at"]
+    frame["rejected_by_reason"] = frame["rejected_by_reason"].map(
+        lambda d: json.dumps(d) if fmt != "table" else "; ".join(f"{k} {v}" for k, v in d.items())
+    )
+    columns = [
+        "id",
+        "file_name",
+        "sha256",
+        "rows_read",
+        "imported",
+        "already_stored",
+        "rejected",
+        "rejected_by_reason",
+        "started_at",
+    ]
     frame = frame[columns]
     if fmt == "table":
-        frame = frame.assign(sha256=frame["sha256"].str[:12], file_name=frame["file_name"].map(_short))
+        frame = frame.assign(
+            sha256=frame["sha256"].str[:12], file_name=frame["file_name"].map(_short)
+        )
         frame = frame.rename(columns={"rejected_by_reason": "rejected by reason"})
     emit(frame, fmt, "Imports")
 
@@ -244,7 +330,10 @@ def start_command(obj: Context) -> None:
     with _progress_bar() as bar:
         task = bar.add_task("starting", total=1)
         report = ensure_demo_data(
-            settings, lambda stage, done, total: bar.update(task, description=stage, completed=done, total=max(total, 1))
+            settings,
+            lambda stage, done, total: bar.update(
+                task, description=stage, completed=done, total=max(total, 1)
+            ),
         )
     if report is not None:
         err.print(f"First start: imported the bundled demo data from {settings.demo_data_dir}.")
@@ -254,12 +343,16 @@ def start_command(obj: Context) -> None:
         period = latest_full_window(store.months(), 12)
         if period is None:
             end = store_period(store).end
-            period = parse_period(add_months(end, -12).strftime("%Y-%m"), add_months(end, -1).strftime("%Y-%m"))
+            period = parse_period(
+                add_months(end, -12).strftime("%Y-%m"), add_months(end, -1).strftime("%Y-%m")
+            )
         table = summary(store, obj.pack(), obj.groups(), period, None, "ward")
         missing = sorted(set(period.months) - set(store.months()))
     emit(table, "table", f"All incidents by ward, {period.label}")
     if missing:
-        err.print(f"Note: no data for {len(missing)} month(s) in this period: {', '.join(missing)}.")
+        err.print(
+            f"Note: no data for {len(missing)} month(s) in this period: {', '.join(missing)}."
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -281,7 +374,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - last resort: a sentence, not a traceback
         if os.environ.get("HOTSPOTS_DEBUG"):
             raise
-        err.print(f"[bold red]Unexpected error:[/] {type(exc).__name__}: {exc}. Set HOTSPOTS_DEBUG=1 to see details.", highlight=False)
+        err.print(
+            f"[bold red]Unexpected error:[/] {type(exc).__name__}: {exc}. Set HOTSPOTS_DEBUG=1 to see details.",
+            highlight=False,
+        )
         sys.exit(1)
 
 

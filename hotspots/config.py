@@ -53,7 +53,9 @@ def load_settings(db: str | os.PathLike | None = None, env: dict | None = None) 
     instance = Path(env.get("HOTSPOTS_INSTANCE") or DEFAULT_INSTANCE)
     db_path = Path(db or env.get("HOTSPOTS_DB") or instance / "hotspots.sqlite")
     local_groups = instance / "groups.toml"
-    groups = env.get("HOTSPOTS_GROUPS") or (local_groups if local_groups.exists() else BUILTIN_GROUPS)
+    groups = env.get("HOTSPOTS_GROUPS") or (
+        local_groups if local_groups.exists() else BUILTIN_GROUPS
+    )
     return Settings(
         instance_dir=instance,
         db_path=db_path,

@@ -14,4 +14,10 @@ def ensure_demo_data(settings: Settings, progress: Progress | None = None) -> Im
         if store.count() > 0:
             return None
         pack = load_pack(settings.pack_dir)
-        return import_paths(store, [settings.demo_data_dir], pack, progress=progress, tolerance_m=settings.tolerance_m)
+        return import_paths(
+            store,
+            [settings.demo_data_dir],
+            pack,
+            progress=progress,
+            tolerance_m=settings.tolerance_m,
+        )

@@ -211,7 +211,9 @@ def place(
         rule[multi & ~has_opinion] = BOUNDARY_NEAREST
 
     if source_lsoa is not None:
-        recorded = pd.Series(source_lsoa, dtype=object).fillna("").str.strip().to_numpy(dtype=object)
+        recorded = (
+            pd.Series(source_lsoa, dtype=object).fillna("").str.strip().to_numpy(dtype=object)
+        )
         foreign = np.flatnonzero(assigned & (hint < 0) & (recorded != ""))
         if len(foreign):
             edge_distance = shapely.distance(shapely.boundary(pack.district), points[foreign])

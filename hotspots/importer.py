@@ -52,7 +52,9 @@ def prepare(
     started = time.perf_counter()
     cols = mapping.columns
     n = len(table)
-    dates = parse.parse_dates(table[mapping.date_column], today, table[cols["time"]] if "time" in cols else None)
+    dates = parse.parse_dates(
+        table[mapping.date_column], today, table[cols["time"]] if "time" in cols else None
+    )
     category = table[cols["category"]].str.strip()
     locations = parse.parse_locations(table, mapping, postcodes)
     keys = parse.record_keys(table, mapping)
@@ -66,7 +68,9 @@ def prepare(
         detail[mask] = details[mask] if isinstance(details, np.ndarray) else details
 
     date_text = table[mapping.date_column].str.strip()
-    date_detail = ("date '" + date_text + "': " + pd.Series(dates.problem, dtype=object)).to_numpy(dtype=object)
+    date_detail = ("date '" + date_text + "': " + pd.Series(dates.problem, dtype=object)).to_numpy(
+        dtype=object
+    )
     reject(dates.problem != "", parse.BAD_DATE, date_detail)
     reject((category == "").to_numpy(), parse.MISSING_CATEGORY, "no category")
     located = locations.reason == ""
@@ -98,7 +102,9 @@ def prepare(
     keep = valid[placement.inside]
     agreeing, comparable = (0, 0)
     if source_lsoa is not None:
-        agreeing, comparable = lsoa_agreement(pack, placement.ward_code[placement.inside], source_lsoa[keep])
+        agreeing, comparable = lsoa_agreement(
+            pack, placement.ward_code[placement.inside], source_lsoa[keep]
+        )
     timings["geocode"] = time.perf_counter() - started
 
     def text_column(name: str) -> np.ndarray:
@@ -282,10 +288,14 @@ def import_paths(
     """Import every incident file found under ``paths``, each file in its own transaction."""
     sources, skipped = discover(paths)
     if not sources:
-        raise InputFileError("No CSV files to import were found in " + ", ".join(map(str, paths)) + ".")
+        raise InputFileError(
+            "No CSV files to import were found in " + ", ".join(map(str, paths)) + "."
+        )
     reports = []
     for source in sources:
-        report = import_source(store, source, pack, mapping, postcodes, tolerance_m, progress, today)
+        report = import_source(
+            store, source, pack, mapping, postcodes, tolerance_m, progress, today
+        )
         reports.append(report)
         if on_file:
             on_file(report)

@@ -17,7 +17,9 @@ def store_period(store: Store) -> Period:
     """The whole span of months the store holds."""
     months = store.months()
     if not months:
-        raise HotspotsError("The store holds no incidents yet. Import some first: hotspots import data/")
+        raise HotspotsError(
+            "The store holds no incidents yet. Import some first: hotspots import data/"
+        )
     return parse_period(months[0], months[-1])
 
 
@@ -29,7 +31,9 @@ def group_categories(store: Store, groups: CategoryGroups, group: str | None) ->
     chosen = groups.categories_in(group, known)
     if not chosen:
         available = ", ".join(groups.keys_for(known)) or "none"
-        raise HotspotsError(f"No incidents in the store belong to group '{group}'. Groups in the store: {available}.")
+        raise HotspotsError(
+            f"No incidents in the store belong to group '{group}'. Groups in the store: {available}."
+        )
     return chosen
 
 
@@ -66,7 +70,9 @@ def summary(
         return table.reset_index(drop=True)
     if by == "area":
         counts = store.counts_by("area", period, categories)
-        wards = pack.wards[["ward_code", "area"]].assign(population=lambda w: w["ward_code"].map(population))
+        wards = pack.wards[["ward_code", "area"]].assign(
+            population=lambda w: w["ward_code"].map(population)
+        )
         area_population = wards.groupby("area")["population"].sum()
         table = pd.DataFrame({"area": [a.name for a in pack.areas]})
         table["incidents"] = table["area"].map(counts).fillna(0).astype(int)
@@ -81,4 +87,6 @@ def summary(
     counts = store.counts_by("category", period, categories)
     table = pd.DataFrame({"category": counts.index, "incidents": counts.to_numpy()})
     table.insert(1, "group", table["category"].map(groups.group_of))
-    return table.sort_values(["incidents", "category"], ascending=[False, True]).reset_index(drop=True)
+    return table.sort_values(["incidents", "category"], ascending=[False, True]).reset_index(
+        drop=True
+    )

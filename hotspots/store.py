@@ -139,18 +139,23 @@ class Store:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self.conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.executescript(_SCHEMA)
             self.conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
             )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Cannot open the incident store at {self.path}: {exc}.") from exc
         except OSError as exc:
-            raise StoreError(f"Cannot create the incident store at {self.path}: {exc.strerror}.") from exc
+            raise StoreError(
+                f"Cannot create the incident store at {self.path}: {exc.strerror}."
+            ) from exc
 
     def close(self) -> None:
         self.conn.close()
@@ -237,11 +242,16 @@ class Store:
         return self.conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
 
     def categories(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT category FROM incidents ORDER BY category")]
+        return [
+            r[0]
+            for r in self.conn.execute("SELECT DISTINCT category FROM incidents ORDER BY category")
+        ]
 
     def months(self) -> list[str]:
         """Every month that holds at least one incident, oldest first."""
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT month FROM incidents ORDER BY month")]
+        return [
+            r[0] for r in self.conn.execute("SELECT DISTINCT month FROM incidents ORDER BY month")
+        ]
 
     def _where(
         self,
@@ -256,7 +266,9 @@ class Store:
             args += [period.start.isoformat(), period.end.isoformat()]
         if categories is not None:
             categories = list(categories)
-            clauses.append(f"category IN ({', '.join('?' * len(categories))})" if categories else "0")
+            clauses.append(
+                f"category IN ({', '.join('?' * len(categories))})" if categories else "0"
+            )
             args += categories
         if wards is not None:
             wards = list(wards)
@@ -279,7 +291,9 @@ class Store:
         if column not in {"ward_code", "area", "lsoa_code", "category", "month", "precision"}:
             raise ValueError(f"cannot group by {column}")
         where, args = self._where(period, categories, wards, area)
-        rows = self.conn.execute(f"SELECT {column}, COUNT(*) FROM incidents{where} GROUP BY {column}", args)
+        rows = self.conn.execute(
+            f"SELECT {column}, COUNT(*) FROM incidents{where} GROUP BY {column}", args
+        )
         return pd.Series(dict(rows.fetchall()), dtype="int64", name="incidents")
 
     def incidents(
@@ -306,7 +320,9 @@ class Store:
         """Incidents matching the filters, as points in EPSG:27700."""
         columns = list(dict.fromkeys([*columns, "easting", "northing"]))
         where, args = self._where(period, categories, wards, area)
-        frame = pd.read_sql_query(f"SELECT {', '.join(columns)} FROM incidents{where} ORDER BY id", self.conn, params=args)
+        frame = pd.read_sql_query(
+            f"SELECT {', '.join(columns)} FROM incidents{where} ORDER BY id", self.conn, params=args
+        )
         geometry = gpd.points_from_xy(frame["easting"], frame["northing"])
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=BNG)
 
@@ -328,10 +344,12 @@ class Store:
         return pd.read_sql_query(sql + " ORDER BY r.id", self.conn, params=args)
 
     def reject_counts(self) -> pd.Series:
-        rows = self.conn.execute("SELECT reason, COUNT(*) FROM rejects GROUP BY reason ORDER BY 2 DESC")
+        rows = self.conn.execute(
+            "SELECT reason, COUNT(*) FROM rejects GROUP BY reason ORDER BY 2 DESC"
+        )
         return pd.Series(dict(rows.fetchall()), dtype="int64", name="rows")
 
 
-def _chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS):
-    for start in range(0, len(frame), size):
-        yield frame.iloc[start : start + size]
+def _chunks(frame: pd.DataFrame):
+    for start in range(0, len(frame), CHUNK_ROWS):
+        yield frame.iloc[start : start + CHUNK_ROWS]

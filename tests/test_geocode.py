@@ -56,7 +56,9 @@ def test_boundary_points_follow_the_recorded_lsoa(pack):
     placed = place(x, y, pack, rows["LSOA code"].to_numpy())
     boundary = np.flatnonzero(placed.rule == BOUNDARY_LSOA)
     assert len(boundary) == 6
-    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x[boundary], y[boundary]), crs=pack.wards.crs)
+    points = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(x[boundary], y[boundary]), crs=pack.wards.crs
+    )
     in_polygon = gpd.sjoin(points, pack.wards, predicate="within")["ward_code"].to_numpy()
     for k, i in enumerate(boundary):
         expected = _majority_ward(pack, rows["LSOA code"].iloc[i])
@@ -71,8 +73,11 @@ def test_without_lsoa_the_nearest_ward_wins(pack):
     north = pack.wards.set_index("ward_code").geometry["E05010679"]
     border = shapely.intersection(central.boundary, north.boundary)
     on_border = shapely.line_interpolate_point(shapely.line_merge(border), 0.5, normalized=True)
-    inside = [p for p in shapely.buffer(on_border, 10).exterior.coords if central.contains(shapely.Point(p))
-              and central.boundary.distance(shapely.Point(p)) > 5]
+    inside = [
+        p
+        for p in shapely.buffer(on_border, 10).exterior.coords
+        if central.contains(shapely.Point(p)) and central.boundary.distance(shapely.Point(p)) > 5
+    ]
     px, py = inside[0]
     placed = place(np.array([px]), np.array([py]), pack)
     assert placed.rule[0] == BOUNDARY_NEAREST
@@ -89,7 +94,9 @@ def test_just_outside_the_edge_is_kept_far_outside_is_rejected(pack):
     unit = np.array([dx, dy]) / np.hypot(dx, dy)
     candidates = [np.array([point.x, point.y]) + unit * d for d in (15, 500)]
     near, far = (c for c in candidates)
-    assert not district.contains(shapely.Point(near)) and district.distance(shapely.Point(near)) < 25
+    assert (
+        not district.contains(shapely.Point(near)) and district.distance(shapely.Point(near)) < 25
+    )
     placed = place(np.array([near[0], far[0]]), np.array([near[1], far[1]]), pack)
     assert placed.rule.tolist() == [EDGE, OUTSIDE]
     assert placed.ward_code[0] is not None and placed.ward_code[1] is None
@@ -113,8 +120,14 @@ def test_agreement_with_police_lsoa_on_every_bundled_month(store, pack):
     assert agreeing / comparable >= 0.995
     # Point-in-polygon alone does measurably worse on the same rows (about 98%).
     points = gpd.GeoDataFrame(stored, geometry=stored.geometry, crs=pack.wards.crs)
-    joined = gpd.sjoin(points, pack.wards[["ward_code", "geometry"]], predicate="within", how="left",
-                       lsuffix="x", rsuffix="pip")
+    joined = gpd.sjoin(
+        points,
+        pack.wards[["ward_code", "geometry"]],
+        predicate="within",
+        how="left",
+        lsuffix="x",
+        rsuffix="pip",
+    )
     joined = joined[~joined.index.duplicated()]
     pip_agreeing, _ = lsoa_agreement(pack, joined["ward_code_pip"], joined["source_lsoa"])
     assert pip_agreeing / comparable < 0.99

@@ -111,7 +111,14 @@ def test_generic_lat_lon_with_uk_datetimes(store, pack, tmp_path):
     path = tmp_path / "council.csv"
     export.to_csv(path, index=False)
     mapping = ColumnMapping(
-        {"id": "Ref", "datetime": "Reported", "category": "Type", "lat": "Lat", "lon": "Long", "location": "Street"},
+        {
+            "id": "Ref",
+            "datetime": "Reported",
+            "category": "Type",
+            "lat": "Lat",
+            "lon": "Long",
+            "location": "Street",
+        },
         source="council-asb",
     )
     report = import_paths(store, [path], pack, mapping=mapping)
@@ -140,7 +147,8 @@ def test_generic_bng_with_iso_datetimes(store, pack, tmp_path):
     path = tmp_path / "cad.csv"
     export.to_csv(path, index=False)
     mapping = ColumnMapping(
-        {"id": "Incident", "date": "When", "category": "Class", "easting": "E", "northing": "N"}, source="cad"
+        {"id": "Incident", "date": "When", "category": "Class", "easting": "E", "northing": "N"},
+        source="cad",
     )
     import_paths(store, [path], pack, mapping=mapping)
     stored = store.incidents(columns=["occurred", "ward_code", "easting"])
@@ -154,7 +162,11 @@ def test_generic_postcodes_are_normalised_and_looked_up(store, pack, postcodes, 
     ashfield = table[table["Admin_district_code"] == "E07000170"]["Postcode"].iloc[:3].tolist()
     messy = [ashfield[0].lower(), ashfield[1][:-3] + "   " + ashfield[1][-3:], ashfield[2]]
     export = pd.DataFrame(
-        {"Date": ["2017-12-04", "2017-12-05", "05/12/2017"], "Type": ["Noise", "Noise", "Litter"], "Postcode": messy}
+        {
+            "Date": ["2017-12-04", "2017-12-05", "05/12/2017"],
+            "Type": ["Noise", "Noise", "Litter"],
+            "Postcode": messy,
+        }
     )
     path = tmp_path / "pc.csv"
     export.to_csv(path, index=False)
@@ -175,14 +187,31 @@ def test_postcode_normalisation():
 def test_mapping_file_round_trip_and_cli(run_cli, tmp_path):
     rows = _december_positions(4)
     export = pd.DataFrame(
-        {"Reported On": ["01/12/2017"] * 4, "Category": ["Noise"] * 4, "Y": rows["Latitude"], "X": rows["Longitude"]}
+        {
+            "Reported On": ["01/12/2017"] * 4,
+            "Category": ["Noise"] * 4,
+            "Y": rows["Latitude"],
+            "X": rows["Longitude"],
+        }
     )
     path = tmp_path / "export.csv"
     export.to_csv(path, index=False)
     saved = tmp_path / "mapping.toml"
     code, out, err = run_cli(
-        "import", path, "--map", "date=Reported On", "--map", "category=Category", "--map", "lat=Y",
-        "--map", "lon=X", "--source", "council", "--save-mapping", saved,
+        "import",
+        path,
+        "--map",
+        "date=Reported On",
+        "--map",
+        "category=Category",
+        "--map",
+        "lat=Y",
+        "--map",
+        "lon=X",
+        "--source",
+        "council",
+        "--save-mapping",
+        saved,
     )
     assert code == 0, err
     assert "4" in out and "Import summary" in out
@@ -206,7 +235,9 @@ def test_local_export_without_mapping_is_a_clear_error(run_cli, tmp_path):
 def test_mapping_naming_absent_columns_is_a_clear_error(run_cli, tmp_path):
     path = tmp_path / "export.csv"
     path.write_text("Reported,Type,Postcode\n01/12/2017,Noise,NG17 7GW\n")
-    code, out, err = run_cli("import", path, "--map", "date=Date", "--map", "category=Type", "--map", "postcode=Postcode")
+    code, out, err = run_cli(
+        "import", path, "--map", "date=Date", "--map", "category=Type", "--map", "postcode=Postcode"
+    )
     assert code == 2
     assert "no column(s) date='Date'" in err
 
@@ -239,7 +270,9 @@ def test_dates_keep_their_precision(text, occurred, precision):
 
 
 def test_time_in_its_own_column():
-    parsed = parse_dates(pd.Series(["31/01/2017", "01/02/2017"]), TODAY, times=pd.Series(["22:40", ""]))
+    parsed = parse_dates(
+        pd.Series(["31/01/2017", "01/02/2017"]), TODAY, times=pd.Series(["22:40", ""])
+    )
     assert parsed.occurred.tolist() == ["2017-01-31T22:40", "2017-02-01"]
 
 

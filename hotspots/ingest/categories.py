@@ -40,7 +40,9 @@ class CategoryGroups:
         except FileNotFoundError as exc:
             raise HotspotsError(f"The category groups file {path} does not exist.") from exc
         except tomllib.TOMLDecodeError as exc:
-            raise HotspotsError(f"The category groups file {path} is not valid TOML: {exc}") from exc
+            raise HotspotsError(
+                f"The category groups file {path} is not valid TOML: {exc}"
+            ) from exc
         groups = {}
         for key, spec in document.get("groups", {}).items():
             categories = spec.get("categories", [])

@@ -107,7 +107,9 @@ class ColumnMapping:
             raise MappingError(f"The mapping file {path} is not valid TOML: {exc}") from exc
         columns = document.get("columns")
         if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
-            raise MappingError(f"The mapping file {path} needs a [columns] table of field = \"Column\".")
+            raise MappingError(
+                f'The mapping file {path} needs a [columns] table of field = "Column".'
+            )
         mapping = cls(
             columns=dict(columns),
             source=str(document.get("source", "local")),
@@ -117,13 +119,17 @@ class ColumnMapping:
         return mapping
 
     @classmethod
-    def from_options(cls, pairs: list[str], source: str = "local", base: ColumnMapping | None = None):
+    def from_options(
+        cls, pairs: list[str], source: str = "local", base: ColumnMapping | None = None
+    ):
         """Build from ``field=Column`` strings, on top of ``base`` if given."""
         columns = dict(base.columns) if base else {}
         for pair in pairs:
             name, sep, column = pair.partition("=")
             if not sep or not name.strip() or not column:
-                raise MappingError(f"'{pair}' is not of the form field=Column (e.g. date=Reported).")
+                raise MappingError(
+                    f"'{pair}' is not of the form field=Column (e.g. date=Reported)."
+                )
             columns[name.strip()] = column
         mapping = cls(columns=columns, source=base.source if base else source)
         mapping.check()
@@ -133,7 +139,12 @@ class ColumnMapping:
         def quote(text: str) -> str:
             return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-        lines = [f"source = {quote(self.source)}", f"id_unique = {str(self.id_unique).lower()}", "", "[columns]"]
+        lines = [
+            f"source = {quote(self.source)}",
+            f"id_unique = {str(self.id_unique).lower()}",
+            "",
+            "[columns]",
+        ]
         lines += [f"{name} = {quote(column)}" for name, column in self.columns.items()]
         return "\n".join(lines) + "\n"
 

@@ -83,7 +83,9 @@ def _parse_unique_dates(texts: pd.Series, today: dt.date) -> pd.DataFrame:
     uk = texts.str.extract(_UK)
     parts = parts.fillna(uk[["y", "m", "d", "H", "M"]])
     numbers = parts.apply(pd.to_numeric, errors="coerce")
-    precision = np.where(numbers["d"].isna(), "month", np.where(numbers["H"].isna(), "day", "minute"))
+    precision = np.where(
+        numbers["d"].isna(), "month", np.where(numbers["H"].isna(), "day", "minute")
+    )
     stamp = pd.to_datetime(
         pd.DataFrame(
             {
@@ -109,7 +111,9 @@ def _parse_unique_dates(texts: pd.Series, today: dt.date) -> pd.DataFrame:
     latest_ok = np.where(precision == "month", today.strftime("%Y-%m"), today.isoformat())
     compare = np.where(precision == "month", month, first_day)
     problem[ok & (compare > latest_ok) & (problem == "")] = "in the future"
-    occurred = np.where(precision == "month", month, np.where(precision == "day", first_day, minute))
+    occurred = np.where(
+        precision == "month", month, np.where(precision == "day", first_day, minute)
+    )
     return pd.DataFrame(
         {
             "occurred": occurred,
@@ -121,7 +125,9 @@ def _parse_unique_dates(texts: pd.Series, today: dt.date) -> pd.DataFrame:
     )
 
 
-def parse_dates(texts: pd.Series, today: dt.date | None = None, times: pd.Series | None = None) -> ParsedDates:
+def parse_dates(
+    texts: pd.Series, today: dt.date | None = None, times: pd.Series | None = None
+) -> ParsedDates:
     """Parse dates as ISO 8601 (``2017-01``, ``2017-01-31``, ``2017-01-31T22:15``) or UK
     (``31/01/2017``, ``31/01/2017 22:15``), keeping the precision given.
 
@@ -163,7 +169,9 @@ def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return values, blank, unreadable
 
 
-def parse_locations(table: pd.DataFrame, mapping: ColumnMapping, postcodes: PostcodeTable | None) -> ParsedLocations:
+def parse_locations(
+    table: pd.DataFrame, mapping: ColumnMapping, postcodes: PostcodeTable | None
+) -> ParsedLocations:
     """Place every row in EPSG:27700 from whichever location columns the mapping names."""
     n = len(table)
     x = np.full(n, np.nan)
@@ -206,7 +214,9 @@ def parse_locations(table: pd.DataFrame, mapping: ColumnMapping, postcodes: Post
             # An unknown postcode is its own reason, unless an earlier kind already failed.
             newly_bad = pending & bad & (reason == NO_COORDINATES)
             reason[newly_bad] = UNKNOWN_POSTCODE
-            detail[newly_bad] = "postcode " + raw[newly_bad].str.strip() + " is not in the postcode table"
+            detail[newly_bad] = (
+                "postcode " + raw[newly_bad].str.strip() + " is not in the postcode table"
+            )
             reason[good] = ""
             detail[good] = ""
             pending &= ~good
@@ -233,7 +243,8 @@ def _fingerprint(parts: list[pd.Series]) -> np.ndarray:
     for part in parts[1:]:
         joined = joined + "\x1f" + part.fillna("").astype(str)
     return np.array(
-        [hashlib.blake2b(s.encode("utf-8"), digest_size=10).hexdigest() for s in joined], dtype=object
+        [hashlib.blake2b(s.encode("utf-8"), digest_size=10).hexdigest() for s in joined],
+        dtype=object,
     )
 
 
@@ -241,7 +252,11 @@ def record_keys(table: pd.DataFrame, mapping: ColumnMapping) -> np.ndarray:
     """The idempotency key of every row (see the module docstring for the rule)."""
     cols = mapping.columns
     n = len(table)
-    ids = table[cols["id"]].fillna("").astype(str).str.strip() if "id" in cols else pd.Series([""] * n)
+    ids = (
+        table[cols["id"]].fillna("").astype(str).str.strip()
+        if "id" in cols
+        else pd.Series([""] * n)
+    )
     ids = ids.reset_index(drop=True)
     has_id = (ids != "").to_numpy()
     source = mapping.source

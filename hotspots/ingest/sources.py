@@ -54,7 +54,9 @@ def _from_zip(path: Path, sources: list[SourceFile], skipped: list[Skipped]) -> 
     except zipfile.BadZipFile as exc:
         raise InputFileError(f"{path} is not a readable zip file.") from exc
     with archive:
-        members = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
+        members = sorted(
+            (i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename
+        )
     for info in members:
         display = f"{path.name}!{info.filename}"
         reason = _skip_reason(info.filename)

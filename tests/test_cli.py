@@ -1,0 +1,75 @@
+"""The command line as a user meets it: first start, clear errors, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from hotspots.config import PROJECT_ROOT
+from tests.conftest import POLICEUK_FIXTURES
+
+
+def test_start_loads_demo_data_once_and_prints_wards(run_cli):
+    code, out, err = run_cli("start")
+    assert code == 0, err
+    assert "First start: imported the bundled demo data" in err
+    assert "Import summary" in out
+    assert "All incidents by ward, 2017-02 to 2018-01" in out
+    assert "Hucknall North" in out
+    code, out, err = run_cli("start")
+    assert code == 0, err
+    assert "First start" not in err and "Import summary" not in out
+
+
+def test_run_py_uses_hotspots_db(tmp_path):
+    env = {**os.environ, "HOTSPOTS_DB": str(tmp_path / "demo.sqlite")}
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "run.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "demo.sqlite").exists()
+    assert "Ward/LSOA agreement" in result.stdout
+
+
+def test_errors_are_sentences_with_nonzero_exit(run_cli, tmp_path):
+    code, out, err = run_cli("import", tmp_path / "missing.csv")
+    assert code == 2 and "There is no file or folder at" in err
+    code, out, err = run_cli("summary")
+    assert code == 2 and "holds no incidents yet" in err
+    code, out, err = run_cli("summary", "--from", "2017-12", "--to", "2017-10")
+    assert code == 2 and "ends" in err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    code, out, err = run_cli("import", empty)
+    assert code == 2 and "is empty" in err
+    for text in (out, err):
+        assert "Traceback" not in text
+
+
+def test_rejects_command_lists_and_exports(run_cli, tmp_path):
+    bad = tmp_path / "bad.csv"
+    lines = (POLICEUK_FIXTURES / "2017-12-ashfield-sample.csv").read_text().splitlines()
+    bad.write_text(
+        "\n".join([lines[0], lines[1], lines[2].replace("2017-12", "2017-13", 1)]) + "\n"
+    )
+    code, out, err = run_cli("import", bad)
+    assert code == 0, err
+    code, out, err = run_cli("rejects")
+    assert "bad date" in out
+    exported = tmp_path / "rejects.csv"
+    code, out, err = run_cli("rejects", "--export", exported)
+    assert code == 0 and exported.read_text().count("bad date") == 1
+
+
+def test_console_script_is_installed():
+    result = subprocess.run(
+        [sys.executable, "-m", "hotspots.cli", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    for command in ("import", "summary", "rejects", "imports", "start"):
+        assert command in result.stdout

@@ -1,0 +1,113 @@
+"""The store: idempotent re-imports, police.uk's repeated IDs, rollback, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from hotspots.importer import import_paths
+from hotspots.store import Store
+from tests.conftest import POLICEUK_FIXTURES
+
+DEC = POLICEUK_FIXTURES / "2017-12-ashfield-sample.csv"
+REPEATS = POLICEUK_FIXTURES / "2017-01-repeats.csv"
+
+
+def test_store_uses_wal(store):
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reimport_adds_nothing(store, pack):
+    first = import_paths(store, [DEC], pack)
+    second = import_paths(store, [DEC], pack)
+    assert first.total("imported") == 44
+    assert second.total("imported") == 0
+    assert second.total("already_stored") == 44
+    assert store.count() == 44
+
+
+def test_police_uk_repeats(store, pack):
+    """Shared Crime IDs for different crimes are both kept; genuine ASB repeats survive;
+    an exact repeat of a crime row is a duplicate; and re-importing adds nothing."""
+    report = import_paths(store, [REPEATS], pack)
+    assert report.total("rows_read") == 11
+    assert report.total("imported") == 10
+    assert report.rejected_by_reason == {"duplicate": 1}
+    shared = store.conn.execute(
+        "SELECT COUNT(*) FROM incidents WHERE record_id LIKE '9879eedd%'"
+    ).fetchone()[0]
+    assert shared == 2
+    asb = store.conn.execute(
+        "SELECT COUNT(*) FROM incidents WHERE category = 'Anti-social behaviour' AND location = 'On or near Hanson Crescent'"
+    ).fetchone()[0]
+    assert asb == 5
+    again = import_paths(store, [REPEATS], pack)
+    assert again.total("imported") == 0 and store.count() == 10
+
+
+def test_overlapping_file_adds_only_new_rows(store, pack, tmp_path):
+    lines = DEC.read_text().splitlines(keepends=True)
+    first_half = tmp_path / "first.csv"
+    first_half.write_text("".join(lines[:21]))
+    import_paths(store, [first_half], pack)
+    assert store.count() == 20
+    report = import_paths(store, [DEC], pack)
+    assert report.total("imported") == 24 and report.total("already_stored") == 20
+
+
+def test_a_failure_midway_leaves_nothing_from_that_file(db_path, pack, monkeypatch):
+    import hotspots.store as store_module
+
+    monkeypatch.setattr(store_module, "CHUNK_ROWS", 10)
+    calls = []
+
+    def explode_on_third_chunk(stage, done, total):
+        if stage.startswith("storing"):
+            calls.append(done)
+            if len(calls) == 3:
+                raise RuntimeError("disk pulled out")
+
+    with Store(db_path) as store:
+        with pytest.raises(RuntimeError):
+            import_paths(store, [DEC], pack, progress=explode_on_third_chunk)
+        assert calls == [10, 20, 30]  # two chunks had been written inside the transaction
+        assert store.count() == 0
+        assert store.imports().empty
+        assert store.rejects().empty
+        # The store is still usable and the same file imports cleanly afterwards.
+        assert import_paths(store, [DEC], pack).total("imported") == 44
+
+
+def test_provenance_is_recorded(store, pack):
+    import_paths(store, [REPEATS], pack)
+    record = store.imports().iloc[0]
+    assert record["file_name"].endswith("2017-01-repeats.csv")
+    assert record["sha256"] == hashlib.sha256(REPEATS.read_bytes()).hexdigest()
+    assert record["rows_read"] == 11
+    assert record["imported"] == 10
+    assert record["rejected"] == 1
+    assert record["rejected_by_reason"] == {"duplicate": 1}
+    assert record["started_at"].startswith("20")
+    assert record["seconds"] > 0
+
+
+def test_indexes_serve_the_map_queries(store):
+    plan = store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM incidents WHERE category IN ('Anti-social behaviour')"
+        " AND first_day >= '2017-01-01' AND first_day < '2017-02-01'"
+    ).fetchall()
+    assert any("incidents_category_day" in row[-1] for row in plan)
+    plan = store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM incidents WHERE area = 'Hucknall' AND category = 'x'"
+        " AND first_day >= '2017-01-01'"
+    ).fetchall()
+    assert any("incidents_area_category_day" in row[-1] for row in plan)
+
+
+def test_unwritable_store_is_a_clear_error(run_cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, out, err = run_cli("summary", db=blocker / "store.sqlite")
+    assert code == 2
+    assert "Cannot create the incident store" in err
