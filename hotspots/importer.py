@@ -29,14 +29,16 @@ Progress = Callable[[str, int, int], None]
 class Prepared:
     """One file's rows, split into incidents ready to store and rejects with reasons."""
 
-    incidents: pd.DataFrame
-    rejects: pd.DataFrame
+    incidents: dict[str, np.ndarray]  # store.INCIDENT_COLUMNS
+    rejects: dict[str, np.ndarray]  # store.REJECT_COLUMNS
     placement: dict
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def rejected_by_reason(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self.rejects["reason"].value_counts().items()}
+        reasons, counts = np.unique(self.rejects["reason"].astype(str), return_counts=True)
+        pairs = sorted(zip(reasons, counts, strict=True), key=lambda rc: -rc[1])
+        return {str(r): int(c) for r, c in pairs}
 
 
 def prepare(
@@ -55,7 +57,7 @@ def prepare(
     dates = parse.parse_dates(
         table[mapping.date_column], today, table[cols["time"]] if "time" in cols else None
     )
-    category = table[cols["category"]].str.strip()
+    category = table[cols["category"]].str.strip().to_numpy(dtype=object)
     locations = parse.parse_locations(table, mapping, postcodes)
     keys = parse.record_keys(table, mapping)
 
@@ -72,7 +74,7 @@ def prepare(
         dtype=object
     )
     reject(dates.problem != "", parse.BAD_DATE, date_detail)
-    reject((category == "").to_numpy(), parse.MISSING_CATEGORY, "no category")
+    reject(category == "", parse.MISSING_CATEGORY, "no category")
     located = locations.reason == ""
     unlocated = ~located & (reason == "")
     reason[unlocated] = locations.reason[unlocated]
@@ -110,42 +112,35 @@ def prepare(
     def text_column(name: str) -> np.ndarray:
         if name not in cols:
             return np.full(len(keep), None, dtype=object)
-        values = table[cols[name]].str.strip().to_numpy(dtype=object)[keep]
-        return np.where(values == "", None, values)
+        values = table[cols[name]].to_numpy(dtype=object)[keep]
+        return np.array([v.strip() or None for v in values], dtype=object)
 
-    incidents = pd.DataFrame(
-        {
-            "key": keys[keep],
-            "row_number": keep + 2,
-            "source": mapping.source,
-            "record_id": text_column("id"),
-            "occurred": dates.occurred[keep],
-            "first_day": dates.first_day[keep],
-            "month": dates.month[keep],
-            "precision": dates.precision[keep],
-            "category": category.to_numpy(dtype=object)[keep],
-            "location": text_column("location"),
-            "outcome": text_column("outcome"),
-            "source_lsoa": text_column("lsoa"),
-            "easting": locations.x[keep],
-            "northing": locations.y[keep],
-            "lon": locations.lon[keep],
-            "lat": locations.lat[keep],
-            "ward_code": placement.ward_code[placement.inside],
-            "lsoa_code": placement.lsoa_code[placement.inside],
-            "area": placement.area[placement.inside],
-            "place_rule": placement.rule[placement.inside],
-        }
-    )
+    inside = placement.inside
+    incidents = {
+        "key": keys[keep],
+        "row_number": keep + 2,
+        "record_id": text_column("id"),
+        "occurred": dates.occurred[keep],
+        "first_day": dates.first_day[keep],
+        "month": dates.month[keep],
+        "precision": dates.precision[keep],
+        "category": category[keep],
+        "location": text_column("location"),
+        "outcome": text_column("outcome"),
+        "source_lsoa": text_column("lsoa"),
+        "easting": locations.x[keep],
+        "northing": locations.y[keep],
+        "ward_code": placement.ward_code[inside],
+        "lsoa_code": placement.lsoa_code[inside],
+        "area": placement.area[inside],
+    }
     rejected = np.flatnonzero(reason != "")
-    rejects = pd.DataFrame(
-        {
-            "row_number": rejected + 2,
-            "reason": reason[rejected],
-            "detail": detail[rejected],
-            "raw": parse.raw_lines(table, rejected),
-        }
-    )
+    rejects = {
+        "row_number": rejected + 2,
+        "reason": reason[rejected],
+        "detail": detail[rejected],
+        "raw": np.array(parse.raw_lines(table, rejected), dtype=object),
+    }
     placement_summary = {
         "rules": rules,
         "lsoa_agreeing": agreeing,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from hotspots.boundaries import BNG
@@ -43,32 +44,33 @@ CREATE TABLE IF NOT EXISTS imports (
 
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
+    key BLOB NOT NULL UNIQUE,  -- 128-bit digest; see hotspots.ingest.parse.record_keys
     import_id INTEGER NOT NULL REFERENCES imports(id),
     row_number INTEGER NOT NULL,
-    source TEXT NOT NULL,
     record_id TEXT,
-    occurred TEXT NOT NULL,
-    first_day TEXT NOT NULL,
-    month TEXT NOT NULL,
-    precision TEXT NOT NULL,
+    occurred TEXT NOT NULL,    -- YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM, as precise as the source
+    first_day TEXT NOT NULL,   -- YYYY-MM-DD: the first day the incident could have happened
+    month TEXT NOT NULL,       -- YYYY-MM
+    precision TEXT NOT NULL,   -- month | day | minute
     category TEXT NOT NULL,
     location TEXT,
     outcome TEXT,
     source_lsoa TEXT,
     easting REAL NOT NULL,
     northing REAL NOT NULL,
-    lon REAL NOT NULL,
-    lat REAL NOT NULL,
     ward_code TEXT NOT NULL,
     lsoa_code TEXT,
-    area TEXT NOT NULL,
-    place_rule TEXT NOT NULL
+    area TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS incidents_category_day ON incidents (category, first_day);
-CREATE INDEX IF NOT EXISTS incidents_ward_day ON incidents (ward_code, first_day);
-CREATE INDEX IF NOT EXISTS incidents_area_category_day ON incidents (area, category, first_day);
-CREATE INDEX IF NOT EXISTS incidents_day ON incidents (first_day);
+
+-- Incidents per month and category, kept up to date by every import: the cheap answer to
+-- "which months have data" and to monthly trends.
+CREATE TABLE IF NOT EXISTS month_counts (
+    month TEXT NOT NULL,
+    category TEXT NOT NULL,
+    incidents INTEGER NOT NULL,
+    PRIMARY KEY (month, category)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS rejects (
     id INTEGER PRIMARY KEY,
@@ -81,11 +83,20 @@ CREATE TABLE IF NOT EXISTS rejects (
 CREATE INDEX IF NOT EXISTS rejects_import ON rejects (import_id);
 """
 
+# Secondary indexes serving the map and summary queries: a group (categories) over a date
+# range, for the district, a neighbourhood area or a ward.
+INDEXES = {
+    "incidents_category_day": "incidents (category, first_day)",
+    "incidents_area_category_day": "incidents (area, category, first_day)",
+    "incidents_ward_category_day": "incidents (ward_code, category, first_day)",
+}
+# A file adding at least this many rows, and at least half as many as are stored already,
+# is loaded with the secondary indexes dropped and rebuilt: one sort beats a million inserts.
+BULK_MIN_ROWS = 20_000
+
 INCIDENT_COLUMNS = (
     "key",
-    "import_id",
     "row_number",
-    "source",
     "record_id",
     "occurred",
     "first_day",
@@ -97,14 +108,11 @@ INCIDENT_COLUMNS = (
     "source_lsoa",
     "easting",
     "northing",
-    "lon",
-    "lat",
     "ward_code",
     "lsoa_code",
     "area",
-    "place_rule",
 )
-REJECT_COLUMNS = ("import_id", "row_number", "reason", "detail", "raw")
+REJECT_COLUMNS = ("row_number", "reason", "detail", "raw")
 
 CHUNK_ROWS = 50_000
 
@@ -145,7 +153,11 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
+            # A larger page cache keeps index inserts of big imports off the disk (~256 MB cap).
+            self.conn.execute("PRAGMA cache_size=-262144")
             self.conn.executescript(_SCHEMA)
+            for name, target in INDEXES.items():
+                self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
             self.conn.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -170,16 +182,20 @@ class Store:
     def write_import(
         self,
         record: ImportRecord,
-        incidents: pd.DataFrame,
-        rejects: pd.DataFrame,
+        incidents: Mapping[str, np.ndarray],
+        rejects: Mapping[str, np.ndarray],
         on_chunk: Callable[[int, int], None] | None = None,
     ) -> ImportRecord:
         """Store one file's incidents, rejects and provenance in a single transaction.
 
-        Incidents whose key is already stored are skipped and counted as ``already_stored``.
-        ``on_chunk(rows_done, rows_total)`` is called after each chunk; if anything raises,
-        nothing from this file remains.
+        ``incidents`` and ``rejects`` map column names (``INCIDENT_COLUMNS``, ``REJECT_COLUMNS``)
+        to equal-length arrays. Incidents whose key is already stored are skipped and counted
+        as ``already_stored``. ``on_chunk(rows_done, rows_total)`` is called after each chunk;
+        if anything raises, nothing from this file remains.
         """
+        n_incidents = len(incidents["key"])
+        n_rejects = len(rejects["reason"])
+        total = n_incidents + n_rejects
         cur = self.conn.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -201,31 +217,43 @@ class Store:
                 ),
             )
             import_id = cur.lastrowid
-            incidents = incidents.assign(import_id=import_id)
-            rejects = rejects.assign(import_id=import_id)
-            total = len(incidents) + len(rejects)
+            last_id = cur.execute("SELECT COALESCE(MAX(id), 0) FROM incidents").fetchone()[0]
+            stored = cur.execute("SELECT COUNT(*) FROM incidents").fetchone()[0] if n_incidents else 0
+            bulk = n_incidents >= BULK_MIN_ROWS and n_incidents * 2 >= stored
+            if bulk:
+                for name in INDEXES:
+                    cur.execute(f"DROP INDEX IF EXISTS {name}")
+            placeholders = ", ".join("?" * (len(INCIDENT_COLUMNS) + 1))
+            sql = (
+                f"INSERT OR IGNORE INTO incidents (import_id, {', '.join(INCIDENT_COLUMNS)})"
+                f" VALUES ({placeholders})"
+            )
             done = 0
-            inserted = 0
-            placeholders = ", ".join("?" * len(INCIDENT_COLUMNS))
-            sql = f"INSERT OR IGNORE INTO incidents ({', '.join(INCIDENT_COLUMNS)}) VALUES ({placeholders})"
-            for chunk in _chunks(incidents[list(INCIDENT_COLUMNS)]):
-                before = self.conn.total_changes
-                cur.executemany(sql, chunk.itertuples(index=False, name=None))
-                inserted += self.conn.total_changes - before
-                done += len(chunk)
+            for rows in _chunks(incidents, INCIDENT_COLUMNS, n_incidents, import_id):
+                cur.executemany(sql, rows)
+                done += len(rows)
                 if on_chunk:
                     on_chunk(done, total)
-            reject_sql = f"INSERT INTO rejects ({', '.join(REJECT_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
-            for chunk in _chunks(rejects[list(REJECT_COLUMNS)]):
-                cur.executemany(reject_sql, chunk.itertuples(index=False, name=None))
-                done += len(chunk)
-                if on_chunk:
-                    on_chunk(done, total)
-            record.imported = inserted
-            record.already_stored = len(incidents) - inserted
+            if bulk:
+                for name, target in INDEXES.items():
+                    cur.execute(f"CREATE INDEX {name} ON {target}")
+            record.imported = cur.execute("SELECT COUNT(*) FROM incidents WHERE id > ?", (last_id,)).fetchone()[0]
+            record.already_stored = n_incidents - record.imported
             cur.execute(
-                "UPDATE imports SET imported = ?, already_stored = ?, seconds = ? WHERE id = ?",
-                (record.imported, record.already_stored, record.seconds, import_id),
+                "INSERT INTO month_counts (month, category, incidents)"
+                " SELECT month, category, COUNT(*) FROM incidents WHERE id > ? GROUP BY month, category"
+                " ON CONFLICT (month, category) DO UPDATE SET incidents = incidents + excluded.incidents",
+                (last_id,),
+            )
+            reject_sql = f"INSERT INTO rejects (import_id, {', '.join(REJECT_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
+            for rows in _chunks(rejects, REJECT_COLUMNS, n_rejects, import_id):
+                cur.executemany(reject_sql, rows)
+                done += len(rows)
+                if on_chunk:
+                    on_chunk(done, total)
+            cur.execute(
+                "UPDATE imports SET imported = ?, already_stored = ? WHERE id = ?",
+                (record.imported, record.already_stored, import_id),
             )
             cur.execute("COMMIT")
         except BaseException:
@@ -244,14 +272,15 @@ class Store:
     def categories(self) -> list[str]:
         return [
             r[0]
-            for r in self.conn.execute("SELECT DISTINCT category FROM incidents ORDER BY category")
+            for r in self.conn.execute(
+                "SELECT DISTINCT category FROM month_counts WHERE incidents > 0 ORDER BY category"
+            )
         ]
 
     def months(self) -> list[str]:
         """Every month that holds at least one incident, oldest first."""
-        return [
-            r[0] for r in self.conn.execute("SELECT DISTINCT month FROM incidents ORDER BY month")
-        ]
+        rows = self.conn.execute("SELECT month FROM month_counts WHERE incidents > 0 GROUP BY month ORDER BY month")
+        return [r[0] for r in rows]
 
     def _where(
         self,
@@ -350,6 +379,14 @@ class Store:
         return pd.Series(dict(rows.fetchall()), dtype="int64", name="rows")
 
 
-def _chunks(frame: pd.DataFrame):
-    for start in range(0, len(frame), CHUNK_ROWS):
-        yield frame.iloc[start : start + CHUNK_ROWS]
+def _chunks(columns: Mapping[str, np.ndarray], names: tuple[str, ...], n: int, import_id: int):
+    """Lists of row tuples (plain Python values; NaN becomes NULL), CHUNK_ROWS at a time."""
+    for start in range(0, n, CHUNK_ROWS):
+        take = slice(start, min(start + CHUNK_ROWS, n))
+        values = []
+        for name in names:
+            column = np.asarray(columns[name])[take]
+            if column.dtype.kind == "f" and np.isnan(column).any():
+                column = np.where(np.isnan(column), None, column.astype(object))
+            values.append(column.tolist())
+        yield list(zip([import_id] * (take.stop - take.start), *values, strict=True))

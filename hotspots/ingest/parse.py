@@ -238,41 +238,38 @@ def parse_locations(
     return ParsedLocations(x=x, y=y, lon=lon_out, lat=lat_out, reason=reason, detail=detail)
 
 
-def _fingerprint(parts: list[pd.Series]) -> np.ndarray:
-    joined = parts[0].fillna("").astype(str)
-    for part in parts[1:]:
-        joined = joined + "\x1f" + part.fillna("").astype(str)
-    return np.array(
-        [hashlib.blake2b(s.encode("utf-8"), digest_size=10).hexdigest() for s in joined],
-        dtype=object,
-    )
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
 def record_keys(table: pd.DataFrame, mapping: ColumnMapping) -> np.ndarray:
-    """The idempotency key of every row (see the module docstring for the rule)."""
+    """The idempotency key of every row: a 128-bit BLAKE2b digest (see the module docstring).
+
+    The digest is of a text naming the source, then either the id (unique ids), the id and the
+    row's content (police.uk), or the content and its occurrence number in the file (no id).
+    """
     cols = mapping.columns
     n = len(table)
-    ids = (
-        table[cols["id"]].fillna("").astype(str).str.strip()
-        if "id" in cols
-        else pd.Series([""] * n)
-    )
-    ids = ids.reset_index(drop=True)
-    has_id = (ids != "").to_numpy()
     source = mapping.source
-
-    content_fields = [c for f, c in cols.items() if f not in ("id", "outcome")]
-    fingerprint = pd.Series(_fingerprint([table[c].reset_index(drop=True) for c in content_fields]))
-
-    keys = np.empty(n, dtype=object)
-    if mapping.id_unique:
-        keys[has_id] = (source + ":" + ids[has_id]).to_numpy()
+    if "id" in cols:
+        ids = table[cols["id"]].str.strip().to_numpy(dtype=object)
     else:
-        keys[has_id] = (source + ":" + ids[has_id] + ":" + fingerprint[has_id]).to_numpy()
-    no_id = ~has_id
-    occurrence = fingerprint[no_id].groupby(fingerprint[no_id]).cumcount() + 1
-    keys[no_id] = (source + ":~" + fingerprint[no_id] + ":" + occurrence.astype(str)).to_numpy()
-    return keys
+        ids = np.full(n, "", dtype=object)
+    content_fields = [c for f, c in cols.items() if f not in ("id", "outcome")]
+    columns = [table[c].to_numpy(dtype=object) for c in content_fields]
+    content = ["\x1f".join(values) for values in zip(*columns, strict=True)] if columns else [""] * n
+
+    if mapping.id_unique:
+        texts = [f"{source}\x1e{i}" if i else "" for i in ids]
+    else:
+        texts = [f"{source}\x1e{i}\x1e{c}" if i else "" for i, c in zip(ids, content, strict=True)]
+    no_id = np.flatnonzero(ids == "")
+    if len(no_id):
+        unnamed = pd.Series(np.asarray(content, dtype=object)[no_id])
+        occurrence = (unnamed.groupby(unnamed, sort=False).cumcount() + 1).to_numpy()
+        for k, row in enumerate(no_id):
+            texts[row] = f"{source}\x1e\x1e{content[row]}\x1e{occurrence[k]}"
+    return np.array([_digest(t) for t in texts], dtype=object)
 
 
 def raw_lines(table: pd.DataFrame, rows: np.ndarray) -> list[str]:
