@@ -112,7 +112,9 @@ def measure(path: Path, db: Path) -> dict:
     prepared = prepare(table, POLICE_UK, pack)
     store_started = time.perf_counter()
     with Store(db) as store:
-        record = ImportRecord(path.name, "-", "police.uk street", "police.uk", len(table), {}, {}, "-")
+        record = ImportRecord(
+            path.name, "-", "police.uk street", "police.uk", len(table), {}, {}, "-"
+        )
         store.write_import(record, prepared.incidents, prepared.rejects)
     store_seconds = time.perf_counter() - store_started
     total = time.perf_counter() - started
@@ -161,7 +163,9 @@ def main() -> None:
         print(json.dumps(measure(Path(args.child[0]), Path(args.child[1]))))
         return
 
-    print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {platform.system()}, Python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rows = []

@@ -215,7 +215,9 @@ def _points_in(geometry, bounds, x: np.ndarray, y: np.ndarray, among: np.ndarray
     return among[in_box[shapely.contains_xy(geometry, ax[in_box], ay[in_box])]]
 
 
-def _assign(index: _LayerIndex, x: np.ndarray, y: np.ndarray, preference) -> tuple[np.ndarray, np.ndarray]:
+def _assign(
+    index: _LayerIndex, x: np.ndarray, y: np.ndarray, preference
+) -> tuple[np.ndarray, np.ndarray]:
     """Pick one polygon index per point (-1 when none is within tolerance).
 
     ``preference(p, i)`` scores polygon ``i`` for point ``p``'s recorded hint (0 = no opinion);
@@ -328,7 +330,9 @@ def place(
         rule[multi] = np.where(decided, _BOUNDARY_LSOA, _BOUNDARY_NEAREST)
     # Near the outer edge: single-candidate points outside every ward are edge cases, and points
     # whose record names a neighbouring district's LSOA are over the border.
-    near_edge = np.flatnonzero((ward_i >= 0) & ~shapely.contains_xy(_district_inner(pack, tolerance_m), x, y))
+    near_edge = np.flatnonzero(
+        (ward_i >= 0) & ~shapely.contains_xy(_district_inner(pack, tolerance_m), x, y)
+    )
     if len(near_edge):
         district = pack.district
         shapely.prepare(district)

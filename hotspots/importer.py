@@ -110,10 +110,12 @@ def prepare(
     timings["geocode"] = time.perf_counter() - started
 
     def text_column(name: str) -> np.ndarray:
+        """Trimmed text of a mapped column for the kept rows; None where blank or unmapped."""
         if name not in cols:
             return np.full(len(keep), None, dtype=object)
-        values = table[cols[name]].to_numpy(dtype=object)[keep]
-        return np.array([v.strip() or None for v in values], dtype=object)
+        values = table[cols[name]].str.strip().to_numpy(dtype=object)[keep]
+        values[values == ""] = None
+        return values
 
     inside = placement.inside
     incidents = {
@@ -121,9 +123,6 @@ def prepare(
         "row_number": keep + 2,
         "record_id": text_column("id"),
         "occurred": dates.occurred[keep],
-        "first_day": dates.first_day[keep],
-        "month": dates.month[keep],
-        "precision": dates.precision[keep],
         "category": category[keep],
         "location": text_column("location"),
         "outcome": text_column("outcome"),
@@ -132,7 +131,6 @@ def prepare(
         "northing": locations.y[keep],
         "ward_code": placement.ward_code[inside],
         "lsoa_code": placement.lsoa_code[inside],
-        "area": placement.area[inside],
     }
     rejected = np.flatnonzero(reason != "")
     rejects = {

@@ -69,10 +69,12 @@ def summary(
         table["rate_per_1000"] = _rate(table["incidents"], table["population"].astype(float))
         return table.reset_index(drop=True)
     if by == "area":
-        counts = store.counts_by("area", period, categories)
+        ward_counts = store.counts_by("ward_code", period, categories)
         wards = pack.wards[["ward_code", "area"]].assign(
-            population=lambda w: w["ward_code"].map(population)
+            population=lambda w: w["ward_code"].map(population),
+            incidents=lambda w: w["ward_code"].map(ward_counts).fillna(0),
         )
+        counts = wards.groupby("area")["incidents"].sum()
         area_population = wards.groupby("area")["population"].sum()
         table = pd.DataFrame({"area": [a.name for a in pack.areas]})
         table["incidents"] = table["area"].map(counts).fillna(0).astype(int)

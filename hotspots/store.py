@@ -49,9 +49,13 @@ CREATE TABLE IF NOT EXISTS incidents (
     row_number INTEGER NOT NULL,
     record_id TEXT,
     occurred TEXT NOT NULL,    -- YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM, as precise as the source
-    first_day TEXT NOT NULL,   -- YYYY-MM-DD: the first day the incident could have happened
-    month TEXT NOT NULL,       -- YYYY-MM
-    precision TEXT NOT NULL,   -- month | day | minute
+    -- Derived from occurred, so never out of step and never bound at import:
+    first_day TEXT GENERATED ALWAYS AS (
+        CASE length(occurred) WHEN 7 THEN occurred || '-01' ELSE substr(occurred, 1, 10) END
+    ) VIRTUAL,                 -- YYYY-MM-DD: the first day the incident could have happened
+    precision TEXT GENERATED ALWAYS AS (
+        CASE length(occurred) WHEN 7 THEN 'month' WHEN 10 THEN 'day' ELSE 'minute' END
+    ) VIRTUAL,
     category TEXT NOT NULL,
     location TEXT,
     outcome TEXT,
@@ -59,8 +63,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     easting REAL NOT NULL,
     northing REAL NOT NULL,
     ward_code TEXT NOT NULL,
-    lsoa_code TEXT,
-    area TEXT NOT NULL
+    lsoa_code TEXT             -- neighbourhood areas come from the boundary pack's wards
 );
 
 -- Incidents per month and category, kept up to date by every import: the cheap answer to
@@ -84,10 +87,9 @@ CREATE INDEX IF NOT EXISTS rejects_import ON rejects (import_id);
 """
 
 # Secondary indexes serving the map and summary queries: a group (categories) over a date
-# range, for the district, a neighbourhood area or a ward.
+# range for the district, or for wards (a neighbourhood area is a list of wards).
 INDEXES = {
     "incidents_category_day": "incidents (category, first_day)",
-    "incidents_area_category_day": "incidents (area, category, first_day)",
     "incidents_ward_category_day": "incidents (ward_code, category, first_day)",
 }
 # A file adding at least this many rows, and at least half as many as are stored already,
@@ -99,9 +101,6 @@ INCIDENT_COLUMNS = (
     "row_number",
     "record_id",
     "occurred",
-    "first_day",
-    "month",
-    "precision",
     "category",
     "location",
     "outcome",
@@ -110,7 +109,6 @@ INCIDENT_COLUMNS = (
     "northing",
     "ward_code",
     "lsoa_code",
-    "area",
 )
 REJECT_COLUMNS = ("row_number", "reason", "detail", "raw")
 
@@ -152,7 +150,9 @@ class Store:
             )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
+            # import_id references are written only by write_import, in the same transaction as
+            # their import; enforcing them per row would cost ~10% of a bulk import.
+            self.conn.execute("PRAGMA foreign_keys=OFF")
             # A larger page cache keeps index inserts of big imports off the disk (~256 MB cap).
             self.conn.execute("PRAGMA cache_size=-262144")
             self.conn.executescript(_SCHEMA)
@@ -218,7 +218,9 @@ class Store:
             )
             import_id = cur.lastrowid
             last_id = cur.execute("SELECT COALESCE(MAX(id), 0) FROM incidents").fetchone()[0]
-            stored = cur.execute("SELECT COUNT(*) FROM incidents").fetchone()[0] if n_incidents else 0
+            stored = (
+                cur.execute("SELECT COUNT(*) FROM incidents").fetchone()[0] if n_incidents else 0
+            )
             bulk = n_incidents >= BULK_MIN_ROWS and n_incidents * 2 >= stored
             if bulk:
                 for name in INDEXES:
@@ -237,13 +239,14 @@ class Store:
             if bulk:
                 for name, target in INDEXES.items():
                     cur.execute(f"CREATE INDEX {name} ON {target}")
-            record.imported = cur.execute("SELECT COUNT(*) FROM incidents WHERE id > ?", (last_id,)).fetchone()[0]
+            record.imported = cur.execute(
+                "SELECT COUNT(*) FROM incidents WHERE id > ?", (last_id,)
+            ).fetchone()[0]
             record.already_stored = n_incidents - record.imported
-            cur.execute(
-                "INSERT INTO month_counts (month, category, incidents)"
-                " SELECT month, category, COUNT(*) FROM incidents WHERE id > ? GROUP BY month, category"
+            cur.executemany(
+                "INSERT INTO month_counts (month, category, incidents) VALUES (?, ?, ?)"
                 " ON CONFLICT (month, category) DO UPDATE SET incidents = incidents + excluded.incidents",
-                (last_id,),
+                self._new_month_counts(incidents, record.imported, last_id),
             )
             reject_sql = f"INSERT INTO rejects (import_id, {', '.join(REJECT_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
             for rows in _chunks(rejects, REJECT_COLUMNS, n_rejects, import_id):
@@ -262,6 +265,20 @@ class Store:
         record.id = import_id
         return record
 
+    def _new_month_counts(self, incidents: Mapping[str, np.ndarray], imported: int, last_id: int):
+        """(month, category, count) of the rows this import added."""
+        if imported == len(incidents["key"]):  # every row was new: count them in memory
+            months = pd.Series(incidents["occurred"], dtype=object).str[:7]
+            frame = pd.DataFrame(
+                {"month": months, "category": pd.Series(incidents["category"], dtype=object)}
+            )
+            counts = frame.groupby(["month", "category"]).size()
+            return [(m, c, int(n)) for (m, c), n in counts.items()]
+        return self.conn.execute(
+            "SELECT substr(first_day, 1, 7), category, COUNT(*) FROM incidents WHERE id > ? GROUP BY 1, 2",
+            (last_id,),
+        ).fetchall()
+
     def set_import_seconds(self, import_id: int, seconds: float) -> None:
         self.conn.execute("UPDATE imports SET seconds = ? WHERE id = ?", (seconds, import_id))
 
@@ -279,7 +296,9 @@ class Store:
 
     def months(self) -> list[str]:
         """Every month that holds at least one incident, oldest first."""
-        rows = self.conn.execute("SELECT month FROM month_counts WHERE incidents > 0 GROUP BY month ORDER BY month")
+        rows = self.conn.execute(
+            "SELECT month FROM month_counts WHERE incidents > 0 GROUP BY month ORDER BY month"
+        )
         return [r[0] for r in rows]
 
     def _where(
@@ -287,7 +306,6 @@ class Store:
         period: Period | None,
         categories: Iterable[str] | None,
         wards: Iterable[str] | None,
-        area: str | None,
     ) -> tuple[str, list]:
         clauses, args = [], []
         if period is not None:
@@ -303,9 +321,6 @@ class Store:
             wards = list(wards)
             clauses.append(f"ward_code IN ({', '.join('?' * len(wards))})" if wards else "0")
             args += wards
-        if area is not None:
-            clauses.append("area = ?")
-            args.append(area)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
     def counts_by(
@@ -314,14 +329,20 @@ class Store:
         period: Period | None = None,
         categories: Iterable[str] | None = None,
         wards: Iterable[str] | None = None,
-        area: str | None = None,
     ) -> pd.Series:
-        """Incident counts grouped by one stored column (ward_code, area, lsoa_code, category, month)."""
-        if column not in {"ward_code", "area", "lsoa_code", "category", "month", "precision"}:
+        """Incident counts grouped by ward_code, lsoa_code, category, month or precision."""
+        expressions = {
+            "ward_code": "ward_code",
+            "lsoa_code": "lsoa_code",
+            "category": "category",
+            "month": "substr(first_day, 1, 7)",
+            "precision": "precision",
+        }
+        if column not in expressions:
             raise ValueError(f"cannot group by {column}")
-        where, args = self._where(period, categories, wards, area)
+        where, args = self._where(period, categories, wards)
         rows = self.conn.execute(
-            f"SELECT {column}, COUNT(*) FROM incidents{where} GROUP BY {column}", args
+            f"SELECT {expressions[column]}, COUNT(*) FROM incidents{where} GROUP BY 1", args
         )
         return pd.Series(dict(rows.fetchall()), dtype="int64", name="incidents")
 
@@ -330,7 +351,6 @@ class Store:
         period: Period | None = None,
         categories: Iterable[str] | None = None,
         wards: Iterable[str] | None = None,
-        area: str | None = None,
         columns: Iterable[str] = (
             "id",
             "occurred",
@@ -341,16 +361,19 @@ class Store:
             "location",
             "ward_code",
             "lsoa_code",
-            "area",
-            "easting",
-            "northing",
         ),
     ) -> gpd.GeoDataFrame:
-        """Incidents matching the filters, as points in EPSG:27700."""
+        """Incidents matching the filters, as points in EPSG:27700.
+
+        ``wards`` restricts to those ward codes (a neighbourhood area is its list of wards).
+        ``month`` is derived (``YYYY-MM``); every other column is stored as named.
+        """
+        derived = {"month": "substr(first_day, 1, 7) AS month"}
         columns = list(dict.fromkeys([*columns, "easting", "northing"]))
-        where, args = self._where(period, categories, wards, area)
+        select = ", ".join(derived.get(c, c) for c in columns)
+        where, args = self._where(period, categories, wards)
         frame = pd.read_sql_query(
-            f"SELECT {', '.join(columns)} FROM incidents{where} ORDER BY id", self.conn, params=args
+            f"SELECT {select} FROM incidents{where} ORDER BY id", self.conn, params=args
         )
         geometry = gpd.points_from_xy(frame["easting"], frame["northing"])
         return gpd.GeoDataFrame(frame, geometry=geometry, crs=BNG)

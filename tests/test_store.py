@@ -98,11 +98,12 @@ def test_indexes_serve_the_map_queries(store):
         " AND first_day >= '2017-01-01' AND first_day < '2017-02-01'"
     ).fetchall()
     assert any("incidents_category_day" in row[-1] for row in plan)
+    # A neighbourhood area is its list of wards.
     plan = store.conn.execute(
-        "EXPLAIN QUERY PLAN SELECT * FROM incidents WHERE area = 'Hucknall' AND category = 'x'"
-        " AND first_day >= '2017-01-01'"
+        "EXPLAIN QUERY PLAN SELECT * FROM incidents WHERE ward_code IN ('E05010678', 'E05010679')"
+        " AND category = 'x' AND first_day >= '2017-01-01'"
     ).fetchall()
-    assert any("incidents_area_category_day" in row[-1] for row in plan)
+    assert any("incidents_ward_category_day" in row[-1] for row in plan)
 
 
 def test_unwritable_store_is_a_clear_error(run_cli, tmp_path):
@@ -111,3 +112,22 @@ def test_unwritable_store_is_a_clear_error(run_cli, tmp_path):
     code, out, err = run_cli("summary", db=blocker / "store.sqlite")
     assert code == 2
     assert "Cannot create the incident store" in err
+
+
+def test_keys_are_stable_across_versions():
+    """Stored keys must never change, or re-importing old files would double count them."""
+    import pandas as pd
+
+    from hotspots.ingest.mapping import POLICE_UK
+    from hotspots.ingest.parse import record_keys
+
+    table = pd.read_csv(REPEATS, dtype=str, keep_default_na=False)
+    keys = record_keys(table, POLICE_UK)
+    # First crime row, and the first of the five repeated ASB rows.
+    assert keys[0].hex() == KEY_FIRST_CRIME
+    assert keys[5].hex() == KEY_FIRST_ASB
+    assert len(set(keys[5:10])) == 5
+
+
+KEY_FIRST_CRIME = "7362369cac90ff182ec5fd6cccecf156"
+KEY_FIRST_ASB = "9e15dc4f865a019cbd66f7efdc4fdd18"

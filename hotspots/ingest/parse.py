@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hotspots.geocode import lonlat_to_bng, valid_bng, valid_lonlat
 from hotspots.ingest.mapping import ColumnMapping
@@ -154,17 +156,20 @@ def parse_dates(
 class ParsedLocations:
     x: np.ndarray  # easting, NaN where unplaced
     y: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
     reason: np.ndarray  # "" where placed
     detail: np.ndarray
 
 
 def _numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Values, blank-mask and unreadable-mask of a text column of numbers."""
-    text = column.fillna("").astype(str).str.strip()
-    blank = (text == "").to_numpy()
-    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    text = pc.utf8_trim_whitespace(_text(column))
+    blank = pc.equal(text, "").to_numpy(zero_copy_only=False)
+    try:  # Arrow's parser is fast; it refuses the whole column if one value is not a number.
+        values = pc.cast(pc.if_else(blank, None, text), pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        values = pd.to_numeric(
+            pd.Series(text.to_numpy(zero_copy_only=False)), errors="coerce"
+        ).to_numpy(dtype=float)
     unreadable = np.isnan(values) & ~blank
     return values, blank, unreadable
 
@@ -228,18 +233,12 @@ def parse_locations(
         detail[good] = ""
         pending &= ~good
 
-    lon_out = np.full(n, np.nan)
-    lat_out = np.full(n, np.nan)
-    placed = ~pending
-    if placed.any():
-        from hotspots.geocode import bng_to_lonlat
-
-        lon_out[placed], lat_out[placed] = bng_to_lonlat(x[placed], y[placed])
-    return ParsedLocations(x=x, y=y, lon=lon_out, lat=lat_out, reason=reason, detail=detail)
+    return ParsedLocations(x=x, y=y, reason=reason, detail=detail)
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+def _text(column: pd.Series) -> pa.Array:
+    """A column as an Arrow string array without nulls (zero-copy for Arrow-backed columns)."""
+    return pc.fill_null(pa.array(column, type=pa.string(), from_pandas=True), "")
 
 
 def record_keys(table: pd.DataFrame, mapping: ColumnMapping) -> np.ndarray:
@@ -250,26 +249,26 @@ def record_keys(table: pd.DataFrame, mapping: ColumnMapping) -> np.ndarray:
     """
     cols = mapping.columns
     n = len(table)
-    source = mapping.source
-    if "id" in cols:
-        ids = table[cols["id"]].str.strip().to_numpy(dtype=object)
-    else:
-        ids = np.full(n, "", dtype=object)
+    source = mapping.source.replace("\x1e", " ")
+    ids = pc.utf8_trim_whitespace(_text(table[cols["id"]])) if "id" in cols else pa.array([""] * n)
     content_fields = [c for f, c in cols.items() if f not in ("id", "outcome")]
-    columns = [table[c].to_numpy(dtype=object) for c in content_fields]
-    content = ["\x1f".join(values) for values in zip(*columns, strict=True)] if columns else [""] * n
+    content = pc.binary_join_element_wise(*[_text(table[c]) for c in content_fields], "\x1f")
+    has_id = pc.not_equal(ids, "").to_numpy(zero_copy_only=False)
 
+    prefix = pa.array([source] * n, type=pa.string())
     if mapping.id_unique:
-        texts = [f"{source}\x1e{i}" if i else "" for i in ids]
+        named = pc.binary_join_element_wise(prefix, ids, "\x1e")
     else:
-        texts = [f"{source}\x1e{i}\x1e{c}" if i else "" for i, c in zip(ids, content, strict=True)]
-    no_id = np.flatnonzero(ids == "")
+        named = pc.binary_join_element_wise(prefix, ids, content, "\x1e")
+    texts = np.asarray(named.to_numpy(zero_copy_only=False), dtype=object)
+    no_id = np.flatnonzero(~has_id)
     if len(no_id):
-        unnamed = pd.Series(np.asarray(content, dtype=object)[no_id])
-        occurrence = (unnamed.groupby(unnamed, sort=False).cumcount() + 1).to_numpy()
-        for k, row in enumerate(no_id):
-            texts[row] = f"{source}\x1e\x1e{content[row]}\x1e{occurrence[k]}"
-    return np.array([_digest(t) for t in texts], dtype=object)
+        unnamed = pd.Series(np.asarray(content.to_numpy(zero_copy_only=False), dtype=object)[no_id])
+        occurrence = (unnamed.groupby(unnamed, sort=False).cumcount() + 1).astype(str)
+        texts[no_id] = (source + "\x1e\x1e" + unnamed + "\x1e" + occurrence).to_numpy(dtype=object)
+    blake2b = hashlib.blake2b
+    encoded = pa.array(texts, type=pa.string()).cast(pa.binary()).to_numpy(zero_copy_only=False)
+    return np.array([blake2b(t, digest_size=16).digest() for t in encoded], dtype=object)
 
 
 def raw_lines(table: pd.DataFrame, rows: np.ndarray) -> list[str]:

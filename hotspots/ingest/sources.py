@@ -132,7 +132,9 @@ def read_table(raw: bytes, name: str) -> tuple[pd.DataFrame, str]:
         # The pyarrow parser is multi-threaded and several times faster than the C one.
         table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, engine="pyarrow")
     except (pa.ArrowInvalid, ValueError) as exc:
-        raise InputFileError(f"{name} is not a well-formed CSV file: {_arrow_message(exc)}") from exc
+        raise InputFileError(
+            f"{name} is not a well-formed CSV file: {_arrow_message(exc)}"
+        ) from exc
     if table.columns.empty:
         raise InputFileError(f"{name} has no header row.")
     table.columns = [str(c).strip() for c in table.columns]
