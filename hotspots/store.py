@@ -86,11 +86,12 @@ CREATE TABLE IF NOT EXISTS rejects (
 CREATE INDEX IF NOT EXISTS rejects_import ON rejects (import_id);
 """
 
-# Secondary indexes serving the map and summary queries: a group (categories) over a date
-# range for the district, or for wards (a neighbourhood area is a list of wards).
+# The secondary index serving the map and summary queries. Every such query names a group
+# (categories) and a date range; a ward or neighbourhood area (a list of wards) is a filter on
+# that range. A district-year of one group is a few thousand rows, so a ward index would cost
+# every import more than it could save any query.
 INDEXES = {
     "incidents_category_day": "incidents (category, first_day)",
-    "incidents_ward_category_day": "incidents (ward_code, category, first_day)",
 }
 # A file adding at least this many rows, and at least half as many as are stored already,
 # is loaded with the secondary indexes dropped and rebuilt: one sort beats a million inserts.

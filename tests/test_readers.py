@@ -295,3 +295,46 @@ def test_bad_dates_say_why(text, problem):
 
 def test_current_month_is_not_the_future():
     assert parse_dates(pd.Series(["2026-11", "2026-11-26"]), TODAY).problem.tolist() == ["", ""]
+
+
+def test_full_code_point_open_zip_and_onspd_are_read(tmp_path):
+    """A user can point at other postcode products: both are generated here in their layouts."""
+    from hotspots.ingest.postcodes import PostcodeTable
+
+    code_point = tmp_path / "codepo_gb.zip"
+    with zipfile.ZipFile(code_point, "w") as z:
+        z.writestr(
+            "Data/CSV/ng.csv",
+            '"NG17 7GW",10,450000,355000,"E92000001"\n"NG1  5AW",10,457000,340000,"E92000001"\n',
+        )
+        z.writestr("Doc/readme.txt", "not a csv")
+    table = PostcodeTable.load(code_point)
+    east, north, found = table.lookup(pd.Series(["ng177gw", "NG1 5AW", "NG1 9ZZ"]))
+    assert found.tolist() == [True, True, False]
+    assert east[:2].tolist() == [450000, 457000] and north[0] == 355000
+
+    onspd = tmp_path / "ONSPD.csv"
+    onspd.write_text(
+        "pcd,pcd2,pcds,oseast1m,osnrth1m\nNG177GW,NG17 7GW,NG17 7GW,450001,355001\nNG1 1ZZ,,NG1 1ZZ,,\n"
+    )
+    table = PostcodeTable.load(onspd)
+    east, _, found = table.lookup(pd.Series(["NG17 7GW", "NG1 1ZZ"]))
+    assert found.tolist() == [True, False]  # a postcode with no grid reference is not placed
+    assert east[0] == 450001
+
+
+def test_summary_by_lsoa_and_category(store, pack):
+    from hotspots.config import BUILTIN_GROUPS
+    from hotspots.ingest.categories import CategoryGroups
+    from hotspots.reports import summary
+
+    import_paths(store, [DEC], pack)
+    groups = CategoryGroups.load(BUILTIN_GROUPS)
+    by_lsoa = summary(store, pack, groups, by="lsoa").set_index("lsoa_code")["incidents"]
+    assert len(by_lsoa) == 74 and by_lsoa.sum() == 44
+    expected = pd.read_csv(DEC, dtype=str)["LSOA code"].value_counts()
+    assert by_lsoa[by_lsoa > 0].sort_index().to_dict() == expected.sort_index().to_dict()
+    by_category = summary(store, pack, groups, by="category").set_index("category")
+    assert by_category.loc["Anti-social behaviour", "group"] == "asb"
+    assert by_category.loc["Anti-social behaviour", "incidents"] == 12  # 7 + 4 + 1 boundary row
+    assert by_category["incidents"].sum() == 44
