@@ -99,12 +99,11 @@ def measure(path: Path, db: Path) -> dict:
     """Import one file into a new store, timing each stage (runs in a subprocess)."""
     from hotspots.boundaries import load_pack
     from hotspots.config import DEFAULT_PACK
+    from hotspots.geocode import place
     from hotspots.importer import prepare
     from hotspots.ingest.mapping import POLICE_UK
     from hotspots.ingest.sources import read_table
     from hotspots.store import ImportRecord, Store
-
-    from hotspots.geocode import place
 
     pack = load_pack(DEFAULT_PACK)
     # Loading the pack and indexing its polygons (~0.3 s) is start-up, paid once per process.
