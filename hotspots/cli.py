@@ -29,6 +29,8 @@ out = Console()
 if not out.is_terminal:  # piped or captured: do not wrap tables at 80 columns
     out = Console(width=200)
 err = Console(stderr=True)
+if not err.is_terminal:  # logs and CI: keep each message on one line
+    err = Console(stderr=True, width=200)
 
 
 class Context:
@@ -107,7 +109,7 @@ def print_import_report(report: ImportReport, console: Console = out) -> None:
             f"Ward/LSOA agreement: {agreement:.2%} of rows with a recorded LSOA are in a ward that overlaps it."
         )
     for skipped in report.skipped:
-        console.print(f"Skipped {_short(skipped.name)}: {skipped.reason}.")
+        console.print(f"Skipped {_short(skipped.name)}: {skipped.reason.rstrip('.')}.")
 
 
 def _short(name: str) -> str:

@@ -18,7 +18,7 @@ from hotspots.geocode import lsoa_agreement, place
 from hotspots.ingest import parse
 from hotspots.ingest.mapping import POLICE_UK, ColumnMapping, is_police_uk_header
 from hotspots.ingest.postcodes import PostcodeTable
-from hotspots.ingest.sources import SourceFile, discover, read_table
+from hotspots.ingest.sources import Skipped, SourceFile, discover, read_table
 from hotspots.store import ImportRecord, Store
 
 # progress(stage, done, total) — stage is a short phrase such as "reading 2017-01.csv".
@@ -285,11 +285,28 @@ def import_paths(
             "No CSV files to import were found in " + ", ".join(map(str, paths)) + "."
         )
     reports = []
+    n_found_skipped = len(skipped)
     for source in sources:
-        report = import_source(
-            store, source, pack, mapping, postcodes, tolerance_m, progress, today
-        )
+        try:
+            report = import_source(
+                store, source, pack, mapping, postcodes, tolerance_m, progress, today
+            )
+        except (InputFileError, MappingError) as exc:
+            if source.explicit:
+                if reports:
+                    done = ", ".join(Path(r.name).name for r in reports)
+                    raise type(exc)(f"{exc} (Already imported before this file: {done}.)") from exc
+                raise
+            skipped.append(Skipped(source.name, str(exc)))
+            continue
         reports.append(report)
         if on_file:
             on_file(report)
+    if not reports:
+        # Files that were tried say more than files that were never CSV.
+        tried = skipped[n_found_skipped:] + skipped[:n_found_skipped]
+        reasons = "; ".join(f"{Path(s.name).name}: {s.reason}" for s in tried[:3])
+        raise InputFileError(
+            f"Nothing could be imported from {', '.join(map(str, paths))}. {reasons}"
+        )
     return ImportReport(reports, skipped)

@@ -73,3 +73,22 @@ def test_console_script_is_installed():
     assert result.returncode == 0
     for command in ("import", "summary", "rejects", "imports", "start"):
         assert command in result.stdout
+
+
+def test_import_whole_data_folder_skips_the_postcode_table(run_cli):
+    """`hotspots import data/` takes every police.uk month and reports the CSV it cannot use."""
+    code, out, err = run_cli("import", PROJECT_ROOT / "data")
+    assert code == 0, err
+    assert "17,935" in out  # every bundled police.uk row
+    assert "Skipped codepoint_open_2014_ng15_ng16_ng17.csv: " in out
+    assert "not a police.uk street-level file" in out
+
+
+def test_folder_of_unmapped_exports_is_an_error(run_cli, tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a.csv").write_text("Reported,Type\n01/12/2017,Noise\n")
+    (exports / "readme.txt").write_text("notes")
+    code, out, err = run_cli("import", exports)
+    assert code == 2
+    assert "Nothing could be imported" in err and "a.csv" in err

@@ -29,6 +29,9 @@ class SourceFile:
 
     name: str
     read: Callable[[], bytes]
+    # Named by the user (an error in it stops the import), rather than found in a folder or
+    # zip (an unreadable one is skipped and reported).
+    explicit: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def discover(paths: list[str | Path]) -> tuple[list[SourceFile], list[Skipped]]:
             _from_zip(path, sources, skipped)
         else:
             # A file named explicitly is read whatever its extension; content checks follow.
-            sources.append(SourceFile(str(path), path.read_bytes))
+            sources.append(SourceFile(str(path), path.read_bytes, explicit=True))
     return sources, skipped
 
 
