@@ -47,6 +47,15 @@ class Context:
         return CategoryGroups.load(self.settings.groups_path)
 
 
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
@@ -229,13 +238,7 @@ def emit(frame: pd.DataFrame, fmt: str, title: str = "") -> None:
 )
 @click.option("--group", help="Category group, e.g. asb or violence (default: every category).")
 @click.option("--by", type=click.Choice(BY_CHOICES), default="ward", show_default=True)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option
 @click.pass_obj
 def summary_command(obj: Context, start, end, group, by, fmt) -> None:
     """Incident counts and rates per 1,000 residents by ward, area, LSOA or category."""
@@ -281,13 +284,7 @@ def rejects_command(obj: Context, export_path, import_id) -> None:
 
 
 @cli.command("imports")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option
 @click.pass_obj
 def imports_command(obj: Context, fmt) -> None:
     """Provenance of every import: file, sha256, rows read, imported, rejected, when."""
