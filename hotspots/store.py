@@ -44,15 +44,12 @@ CREATE TABLE IF NOT EXISTS imports (
 
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY,
-    key BLOB NOT NULL UNIQUE,  -- 128-bit digest; see hotspots.ingest.parse.record_keys
+    key BLOB NOT NULL,         -- 128-bit digest, unique; see hotspots.ingest.parse.record_keys
     import_id INTEGER NOT NULL REFERENCES imports(id),
     row_number INTEGER NOT NULL,
     record_id TEXT,
     occurred TEXT NOT NULL,    -- YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM, as precise as the source
-    -- Derived from occurred, so never out of step and never bound at import:
-    first_day TEXT GENERATED ALWAYS AS (
-        CASE length(occurred) WHEN 7 THEN occurred || '-01' ELSE substr(occurred, 1, 10) END
-    ) VIRTUAL,                 -- YYYY-MM-DD: the first day the incident could have happened
+    -- ISO text sorts in time order, so date ranges are ranges of occurred (see _where).
     precision TEXT GENERATED ALWAYS AS (
         CASE length(occurred) WHEN 7 THEN 'month' WHEN 10 THEN 'day' ELSE 'minute' END
     ) VIRTUAL,
@@ -91,7 +88,10 @@ CREATE INDEX IF NOT EXISTS rejects_import ON rejects (import_id);
 # that range. A district-year of one group is a few thousand rows, so a ward index would cost
 # every import more than it could save any query.
 INDEXES = {
-    "incidents_category_day": "incidents (category, first_day)",
+    "incidents_key": "CREATE UNIQUE INDEX IF NOT EXISTS incidents_key ON incidents (key)",
+    "incidents_category_day": (
+        "CREATE INDEX IF NOT EXISTS incidents_category_day ON incidents (category, occurred)"
+    ),
 }
 # A file adding at least this many rows, and at least half as many as are stored already,
 # is loaded with the secondary indexes dropped and rebuilt: one sort beats a million inserts.
@@ -157,8 +157,8 @@ class Store:
             # A larger page cache keeps index inserts of big imports off the disk (~256 MB cap).
             self.conn.execute("PRAGMA cache_size=-262144")
             self.conn.executescript(_SCHEMA)
-            for name, target in INDEXES.items():
-                self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+            for definition in INDEXES.values():
+                self.conn.execute(definition)
             self.conn.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -223,23 +223,26 @@ class Store:
                 cur.execute("SELECT COUNT(*) FROM incidents").fetchone()[0] if n_incidents else 0
             )
             bulk = n_incidents >= BULK_MIN_ROWS and n_incidents * 2 >= stored
+            keep = np.arange(n_incidents)
             if bulk:
+                # Without the unique index, keys already stored are filtered out here instead.
+                if stored:
+                    known = {row[0] for row in cur.execute("SELECT key FROM incidents")}
+                    keep = np.flatnonzero([k not in known for k in incidents["key"]])
                 for name in INDEXES:
                     cur.execute(f"DROP INDEX IF EXISTS {name}")
+            verb = "INSERT" if bulk else "INSERT OR IGNORE"
             placeholders = ", ".join("?" * (len(INCIDENT_COLUMNS) + 1))
-            sql = (
-                f"INSERT OR IGNORE INTO incidents (import_id, {', '.join(INCIDENT_COLUMNS)})"
-                f" VALUES ({placeholders})"
-            )
+            sql = f"{verb} INTO incidents (import_id, {', '.join(INCIDENT_COLUMNS)}) VALUES ({placeholders})"
             done = 0
-            for rows in _chunks(incidents, INCIDENT_COLUMNS, n_incidents, import_id):
+            for rows in _chunks(incidents, INCIDENT_COLUMNS, keep, import_id):
                 cur.executemany(sql, rows)
                 done += len(rows)
                 if on_chunk:
                     on_chunk(done, total)
             if bulk:
-                for name, target in INDEXES.items():
-                    cur.execute(f"CREATE INDEX {name} ON {target}")
+                for definition in INDEXES.values():
+                    cur.execute(definition)
             record.imported = cur.execute(
                 "SELECT COUNT(*) FROM incidents WHERE id > ?", (last_id,)
             ).fetchone()[0]
@@ -250,7 +253,7 @@ class Store:
                 self._new_month_counts(incidents, record.imported, last_id),
             )
             reject_sql = f"INSERT INTO rejects (import_id, {', '.join(REJECT_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
-            for rows in _chunks(rejects, REJECT_COLUMNS, n_rejects, import_id):
+            for rows in _chunks(rejects, REJECT_COLUMNS, np.arange(n_rejects), import_id):
                 cur.executemany(reject_sql, rows)
                 done += len(rows)
                 if on_chunk:
@@ -276,7 +279,7 @@ class Store:
             counts = frame.groupby(["month", "category"]).size()
             return [(m, c, int(n)) for (m, c), n in counts.items()]
         return self.conn.execute(
-            "SELECT substr(first_day, 1, 7), category, COUNT(*) FROM incidents WHERE id > ? GROUP BY 1, 2",
+            "SELECT substr(occurred, 1, 7), category, COUNT(*) FROM incidents WHERE id > ? GROUP BY 1, 2",
             (last_id,),
         ).fetchall()
 
@@ -310,8 +313,8 @@ class Store:
     ) -> tuple[str, list]:
         clauses, args = [], []
         if period is not None:
-            clauses.append("first_day >= ? AND first_day < ?")
-            args += [period.start.isoformat(), period.end.isoformat()]
+            clauses.append("occurred >= ? AND occurred < ?")
+            args += list(_bounds(period))
         if categories is not None:
             categories = list(categories)
             clauses.append(
@@ -336,7 +339,7 @@ class Store:
             "ward_code": "ward_code",
             "lsoa_code": "lsoa_code",
             "category": "category",
-            "month": "substr(first_day, 1, 7)",
+            "month": "substr(occurred, 1, 7)",
             "precision": "precision",
         }
         if column not in expressions:
@@ -355,7 +358,6 @@ class Store:
         columns: Iterable[str] = (
             "id",
             "occurred",
-            "first_day",
             "month",
             "precision",
             "category",
@@ -367,9 +369,10 @@ class Store:
         """Incidents matching the filters, as points in EPSG:27700.
 
         ``wards`` restricts to those ward codes (a neighbourhood area is its list of wards).
-        ``month`` is derived (``YYYY-MM``); every other column is stored as named.
+        ``month`` (``YYYY-MM``) and ``precision`` are derived; every other column is stored.
+        Incidents known only to the month fall in a period only if it covers the whole month.
         """
-        derived = {"month": "substr(first_day, 1, 7) AS month"}
+        derived = {"month": "substr(occurred, 1, 7) AS month"}
         columns = list(dict.fromkeys([*columns, "easting", "northing"]))
         select = ", ".join(derived.get(c, c) for c in columns)
         where, args = self._where(period, categories, wards)
@@ -403,14 +406,28 @@ class Store:
         return pd.Series(dict(rows.fetchall()), dtype="int64", name="rows")
 
 
-def _chunks(columns: Mapping[str, np.ndarray], names: tuple[str, ...], n: int, import_id: int):
-    """Lists of row tuples (plain Python values; NaN becomes NULL), CHUNK_ROWS at a time."""
-    for start in range(0, n, CHUNK_ROWS):
-        take = slice(start, min(start + CHUNK_ROWS, n))
+def _chunks(
+    columns: Mapping[str, np.ndarray], names: tuple[str, ...], rows: np.ndarray, import_id: int
+):
+    """The given rows as lists of tuples (plain Python values; NaN becomes NULL), CHUNK_ROWS at a time."""
+    for start in range(0, len(rows), CHUNK_ROWS):
+        take = rows[start : start + CHUNK_ROWS]
         values = []
         for name in names:
             column = np.asarray(columns[name])[take]
             if column.dtype.kind == "f" and np.isnan(column).any():
                 column = np.where(np.isnan(column), None, column.astype(object))
             values.append(column.tolist())
-        yield list(zip([import_id] * (take.stop - take.start), *values, strict=True))
+        yield list(zip([import_id] * len(take), *values, strict=True))
+
+
+def _bounds(period: Period) -> tuple[str, str]:
+    """A period's bounds as ISO text comparable with ``occurred``.
+
+    ``2017-01`` sorts before ``2017-01-01`` and ``2017-02`` after every January text, so a
+    period of whole months is bounded by months and takes month-precision incidents; any other
+    period is bounded by days and takes only incidents known to the day.
+    """
+    if period.start.day == 1 and period.end.day == 1:
+        return period.start.strftime("%Y-%m"), period.end.strftime("%Y-%m")
+    return period.start.isoformat(), period.end.isoformat()

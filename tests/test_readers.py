@@ -124,10 +124,11 @@ def test_generic_lat_lon_with_uk_datetimes(store, pack, tmp_path):
     report = import_paths(store, [path], pack, mapping=mapping)
     assert report.files[0].kind == "local export"
     assert report.total("imported") == len(rows)
-    stored = store.incidents(columns=["occurred", "precision", "first_day", "category"])
+    stored = store.incidents(columns=["occurred", "precision", "month", "category"])
     assert stored["occurred"].iloc[0] == "2017-12-01T21:15"
     assert set(stored["precision"]) == {"minute"}
-    assert stored["first_day"].iloc[2] == "2017-12-03"
+    assert stored["occurred"].iloc[2] == "2017-12-03T23:15"
+    assert set(stored["month"]) == {"2017-12"}
 
 
 def test_generic_bng_with_iso_datetimes(store, pack, tmp_path):

@@ -95,13 +95,13 @@ def test_provenance_is_recorded(store, pack):
 def test_indexes_serve_the_map_queries(store):
     plan = store.conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM incidents WHERE category IN ('Anti-social behaviour')"
-        " AND first_day >= '2017-01-01' AND first_day < '2017-02-01'"
+        " AND occurred >= '2017-01' AND occurred < '2017-02'"
     ).fetchall()
     assert any("incidents_category_day" in row[-1] for row in plan)
     # A neighbourhood area is its list of wards, filtered within the group's date range.
     plan = store.conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM incidents WHERE ward_code IN ('E05010678', 'E05010679')"
-        " AND category = 'x' AND first_day >= '2017-01-01'"
+        " AND category = 'x' AND occurred >= '2017-01'"
     ).fetchall()
     assert any("incidents_category_day" in row[-1] for row in plan)
 
@@ -131,3 +131,34 @@ def test_keys_are_stable_across_versions():
 
 KEY_FIRST_CRIME = "7362369cac90ff182ec5fd6cccecf156"
 KEY_FIRST_ASB = "9e15dc4f865a019cbd66f7efdc4fdd18"
+
+
+def test_periods_respect_precision(store, pack, tmp_path):
+    """A month-only record belongs to its month but to no week inside it; dated ones to both."""
+    import pandas as pd
+
+    from hotspots.ingest.mapping import ColumnMapping
+    from hotspots.periods import parse_period
+
+    rows = pd.read_csv(DEC, dtype=str).iloc[:3]
+    export = pd.DataFrame(
+        {
+            "When": ["2017-12", "2017-12-05", "2017-12-11T00:30"],
+            "Type": "Noise",
+            "Lat": rows["Latitude"].to_numpy(),
+            "Lon": rows["Longitude"].to_numpy(),
+        }
+    )
+    path = tmp_path / "mixed.csv"
+    export.to_csv(path, index=False)
+    mapping = ColumnMapping({"date": "When", "category": "Type", "lat": "Lat", "lon": "Lon"})
+    import_paths(store, [path], pack, mapping=mapping)
+
+    def occurred(start, end=None):
+        return store.incidents(parse_period(start, end), columns=["occurred"])["occurred"].tolist()
+
+    assert occurred("2017-12") == ["2017-12", "2017-12-05", "2017-12-11T00:30"]
+    assert occurred("2017-W49") == ["2017-12-05"]  # 4–10 December
+    assert occurred("2017-W50") == ["2017-12-11T00:30"]
+    assert occurred("2017-12-01", "2017-12-05") == ["2017-12-05"]
+    assert occurred("2017-11") == []
