@@ -244,30 +244,46 @@ def _text(column: pd.Series) -> pa.Array:
 def record_keys(table: pd.DataFrame, mapping: ColumnMapping) -> np.ndarray:
     """The idempotency key of every row: a 128-bit BLAKE2b digest (see the module docstring).
 
-    The digest is of a text naming the source, then either the id (unique ids), the id and the
-    row's content (police.uk), or the content and its occurrence number in the file (no id).
+    The digested text is, with ``␞`` (U+001E) between parts and ``␟`` (U+001F) between the
+    content fields (every mapped field but id and outcome, in mapping order):
+
+    * unique ids: ``source␞id``;
+    * police.uk rows with a Crime ID: ``source␞id␞content``;
+    * rows without an id: ``source␞␞content␞n``, ``n`` counting that content's rows so far.
+
+    Changing this changes every key, and re-imports would then double count: it is pinned by
+    a test.
     """
     cols = mapping.columns
     n = len(table)
-    source = mapping.source.replace("\x1e", " ")
-    ids = pc.utf8_trim_whitespace(_text(table[cols["id"]])) if "id" in cols else pa.array([""] * n)
+    ids = (
+        pc.utf8_trim_whitespace(_text(table[cols["id"]]))
+        if "id" in cols
+        else pa.nulls(n, pa.string())
+    )
+    ids = pc.fill_null(ids, "")
     content_fields = [c for f, c in cols.items() if f not in ("id", "outcome")]
     content = pc.binary_join_element_wise(*[_text(table[c]) for c in content_fields], "\x1f")
-    has_id = pc.not_equal(ids, "").to_numpy(zero_copy_only=False)
+    has_id = pc.not_equal(ids, "")
+    source = pa.scalar(mapping.source.replace("\x1e", " "))
+    empty = pa.scalar("")
 
-    prefix = pa.array([source] * n, type=pa.string())
+    with_content = pc.binary_join_element_wise(source, ids, content, "\x1e")
     if mapping.id_unique:
-        named = pc.binary_join_element_wise(prefix, ids, "\x1e")
+        base = pc.if_else(has_id, pc.binary_join_element_wise(source, ids, "\x1e"), with_content)
     else:
-        named = pc.binary_join_element_wise(prefix, ids, content, "\x1e")
-    texts = np.asarray(named.to_numpy(zero_copy_only=False), dtype=object)
-    no_id = np.flatnonzero(~has_id)
+        base = with_content
+    # The n-th repeat of the same content among rows without an id.
+    no_id_mask = pc.invert(has_id)
+    no_id = np.flatnonzero(no_id_mask.to_numpy(zero_copy_only=False))
+    suffix = np.full(n, "", dtype=object)
     if len(no_id):
-        unnamed = pd.Series(np.asarray(content.to_numpy(zero_copy_only=False), dtype=object)[no_id])
-        occurrence = (unnamed.groupby(unnamed, sort=False).cumcount() + 1).astype(str)
-        texts[no_id] = (source + "\x1e\x1e" + unnamed + "\x1e" + occurrence).to_numpy(dtype=object)
+        codes, _ = pd.factorize(pd.Series(pc.filter(content, no_id_mask), dtype="str"))
+        occurrence = pd.Series(codes).groupby(codes).cumcount().to_numpy() + 1
+        suffix[no_id] = np.char.add("\x1e", occurrence.astype(str)).astype(object)
+    texts = pc.binary_join_element_wise(base, pa.array(suffix, type=pa.string()), empty)
     blake2b = hashlib.blake2b
-    encoded = pa.array(texts, type=pa.string()).cast(pa.binary()).to_numpy(zero_copy_only=False)
+    encoded = pc.cast(texts, pa.binary()).to_numpy(zero_copy_only=False)
     return np.array([blake2b(t, digest_size=16).digest() for t in encoded], dtype=object)
 
 
