@@ -316,6 +316,207 @@ def imports_command(obj: Context, fmt) -> None:
     emit(frame, fmt, "Imports")
 
 
+# -- hotspots -------------------------------------------------------------------------------
+def _methods_help() -> str:
+    from hotspots.methods import REGISTRY
+
+    lines = []
+    for name, module in REGISTRY.items():
+        params = ", ".join(f"{p.name}" + (f" [{p.unit}]" if p.unit else "") for p in module.PARAMS)
+        lines.append(f"{name}: {params}")
+    return "; ".join(lines)
+
+
+def _parse_params(pairs: tuple[str, ...], method: str) -> dict:
+    from hotspots.methods import get_method
+
+    spec = get_method(method).PARAMS
+    given = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise HotspotsError(
+                f"--param '{pair}' is not of the form name=value (e.g. bandwidth=300)."
+            )
+        given[name.strip()] = value.strip()
+    return spec.resolve(given) and {k: spec.get(k).convert(v) for k, v in given.items()}
+
+
+@cli.command("methods")
+def methods_command() -> None:
+    """Every hotspot method and its parameters: default, bounds, unit and help."""
+    from hotspots.methods import REGISTRY
+
+    rows = []
+    for name, module in REGISTRY.items():
+        for p in module.PARAMS:
+            bounds = "" if p.choices else f"{p.minimum:g}–{p.maximum:g}"
+            rows.append(
+                {
+                    "method": name,
+                    "parameter": p.name,
+                    "default": "computed" if p.default is None else str(p.default),
+                    "range": bounds or " | ".join(p.choices),
+                    "unit": p.unit,
+                    "help": p.help,
+                }
+            )
+    emit(pd.DataFrame(rows), "table", "Methods (set with --param name=value)")
+
+
+@cli.command("detect")
+@click.option("--group", required=True, help="Category group, e.g. asb or violence.")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    metavar="YYYY-MM",
+    help="First month (or day, or ISO week) of data.",
+)
+@click.option("--to", "end", metavar="YYYY-MM", help="Last month of data (default: --from).")
+@click.option(
+    "--method",
+    default="kde",
+    show_default=True,
+    help="grid, kde, gistar, dbscan, hdbscan or prospective.",
+)
+@click.option(
+    "--param",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A method parameter; see hotspots methods.",
+)
+@click.option(
+    "--coverage",
+    type=click.FloatRange(0.001, 0.5),
+    help="Share of the area to cover (e.g. 0.02); default: the method's own rule.",
+)
+@click.option("--area", help="A neighbourhood area or ward (default: the whole district).")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="Write hotspots to .geojson (WGS84) or .gpkg.",
+)
+@click.pass_obj
+def detect_command(
+    obj: Context, group, start, end, method, pairs, coverage, area, out_path
+) -> None:
+    """Find hotspots with one method and print them ranked."""
+    from hotspots.methods import StudyArea, get_method
+    from hotspots.reports import group_categories
+
+    module = get_method(method)
+    params = _parse_params(pairs, method)
+    pack = obj.pack()
+    boundary = StudyArea.from_pack(pack, area)
+    period = parse_period(start, end)
+    with obj.store() as store:
+        categories = group_categories(store, obj.groups(), group)
+        wards = None if area is None else list(boundary.wards["ward_code"])
+        incidents = store.incidents(period, categories, wards, columns=["occurred", "location"])
+    if incidents.empty:
+        raise HotspotsError(f"No {group} incidents in {boundary.name} for {period.label}.")
+    result = module.detect(incidents, params, boundary, coverage)
+    for note in result.notes:
+        err.print(note)
+    table = result.table().assign(
+        share_of_incidents=lambda t: (t["share_of_incidents"] * 100).round(1).astype(str) + "%",
+        area_m2=lambda t: t["area_m2"].round(0).astype(int),
+        density_per_km2=lambda t: t["density_per_km2"].round(1),
+    )
+    emit(
+        table,
+        "table",
+        f"{module.TITLE}: {group} in {boundary.name}, {period.label} ({len(incidents):,} incidents)",
+    )
+    if out_path:
+        _write_hotspots(result.hotspots, Path(out_path))
+        out.print(f"Wrote {len(result.hotspots)} hotspot(s) to {out_path}.")
+
+
+def _write_hotspots(hotspots, path: Path) -> None:
+    suffix = path.suffix.lower()
+    if suffix in (".geojson", ".json"):
+        hotspots.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    elif suffix == ".gpkg":
+        hotspots.to_file(path, driver="GPKG", layer="hotspots")
+    else:
+        raise HotspotsError(f"--out must end in .geojson or .gpkg, not '{path.name}'.")
+
+
+@cli.command("evaluate")
+@click.option("--group", required=True, help="Category group, e.g. asb or violence.")
+@click.option("--methods", default="grid,kde,gistar,dbscan,hdbscan,prospective", show_default=True)
+@click.option(
+    "--train-months",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 36),
+    help="Periods to train on (weeks for dated data).",
+)
+@click.option(
+    "--test-months",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 12),
+    help="Periods to test on.",
+)
+@click.option("--coverage", default=0.02, show_default=True, type=click.FloatRange(0.001, 0.5))
+@click.option("--area", help="A neighbourhood area or ward (default: the whole district).")
+@click.option(
+    "--candidates/--defaults-only",
+    default=False,
+    help="Also try each method's alternative settings.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True
+)
+@click.pass_obj
+def evaluate_command(
+    obj: Context, group, methods, train_months, test_months, coverage, area, candidates, fmt
+) -> None:
+    """Back-test methods on the store's data: PAI, PEI, RRI and hit rate per method."""
+    from hotspots.evaluate import Config, backtest, candidate_configs, mean_scores, recommend
+
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    configs = candidate_configs(names) if candidates else [Config.of(name) for name in names]
+    with obj.store() as store, _progress_bar() as bar:
+        task = bar.add_task("starting", total=1)
+        folds_table = backtest(
+            store,
+            obj.pack(),
+            obj.groups(),
+            group,
+            configs,
+            train_months,
+            test_months,
+            coverage,
+            area,
+            progress=lambda stage, done, total: bar.update(
+                task, description=stage, completed=done, total=total
+            ),
+        )
+    means = mean_scores(folds_table)
+    shown = means[["config", "pai", "pei", "rri", "hit_rate", "area_share", "folds"]].copy()
+    if fmt == "csv":
+        emit(shown, "csv")
+        return
+    for column in ("pai", "rri"):
+        shown[column] = shown[column].map(lambda v: f"{v:.2f}")
+    shown["pei"] = shown["pei"].map(lambda v: f"{v:.3f}")
+    for column in ("hit_rate", "area_share"):
+        shown[column] = shown[column].map(lambda v: f"{v:.1%}")
+    first, last = folds_table["test"].iloc[0], folds_table["test"].iloc[-1]
+    emit(
+        shown,
+        "table",
+        f"Back-test for {group}: train {train_months}, test {test_months}, coverage {coverage:.0%}; tests {first} … {last}",
+    )
+    out.print(recommend(means, group).sentence)
+
+
 @cli.command("start")
 @click.pass_obj
 def start_command(obj: Context) -> None:

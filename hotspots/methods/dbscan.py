@@ -1,0 +1,116 @@
+"""DBSCAN clusters in metres, on merged duplicate points.
+
+police.uk puts many incidents on the same snap point, so identical coordinates are merged into
+one weighted point (``sample_weight``): the clustering is the same, with far fewer points. When
+there are still more than ``MAX_POINTS`` distinct points, coordinates are snapped to a grid of
+eps/10 first (each point moves at most eps/14), which bounds memory at any volume.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.cluster import DBSCAN
+
+from hotspots.methods.base import (
+    HotspotResult,
+    Param,
+    ParamSpec,
+    StudyArea,
+    check_incidents,
+    cluster_polygons,
+    describe,
+    months_in,
+    timed,
+    weights_of,
+    xy,
+)
+
+NAME = "dbscan"
+TITLE = "DBSCAN clusters"
+MAX_POINTS = 200_000
+PARAMS = ParamSpec(
+    (
+        Param(
+            "eps",
+            150.0,
+            10,
+            2000,
+            "m",
+            "Neighbourhood radius: incidents this close are neighbours.",
+        ),
+        Param(
+            "min_samples",
+            15,
+            2,
+            100_000,
+            "incidents",
+            "Incidents within eps needed to start a cluster.",
+            kind=int,
+        ),
+        Param(
+            "min_density",
+            None,
+            0,
+            1e6,
+            "per km² per month",
+            "If set, min_samples = density × π·eps² × months (volume-proof).",
+        ),
+    )
+)
+
+
+def merge_points(x, y, weights, snap: float = 0.0):
+    """Unique coordinates (optionally snapped to a grid) with summed weights, and the inverse map."""
+    if snap:
+        x = (np.floor(x / snap) + 0.5) * snap
+        y = (np.floor(y / snap) + 0.5) * snap
+    coords = np.column_stack([x, y])
+    unique, inverse = np.unique(coords, axis=0, return_inverse=True)
+    return unique, np.bincount(inverse.ravel(), weights=weights), inverse.ravel()
+
+
+def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResult:
+    """Dense clusters of incidents, drawn as buffered concave hulls."""
+    check_incidents(incidents)
+    values = PARAMS.resolve(params)
+    notes = []
+    if values["min_density"] is not None:
+        months = months_in(incidents)
+        area_km2 = np.pi * (values["eps"] / 1000) ** 2
+        values["min_samples"] = max(2, int(np.ceil(values["min_density"] * area_km2 * months)))
+        notes.append(
+            f"min_samples {values['min_samples']} from {values['min_density']:g} per km² per month over {months} month(s)."
+        )
+    finish = timed(NAME, values, incidents)
+    x, y = xy(incidents)
+    weights = weights_of(incidents)
+    points, point_weights, inverse = merge_points(x, y, weights)
+    if len(points) > MAX_POINTS:
+        snap = values["eps"] / 10
+        points, point_weights, inverse = merge_points(x, y, weights, snap)
+        notes.append(
+            f"{len(x):,} incidents snapped to a {snap:g} m grid ({len(points):,} points) to bound memory."
+        )
+    labels = np.full(len(x), -1)
+    if len(points):
+        model = DBSCAN(eps=values["eps"], min_samples=values["min_samples"], algorithm="ball_tree")
+        point_labels = model.fit_predict(points, sample_weight=point_weights)
+        labels = point_labels[inverse]
+    polygons = cluster_polygons(x, y, labels, values["eps"] / 2, boundary)
+    return cluster_result(NAME, finish, polygons, incidents, boundary, coverage, notes)
+
+
+def cluster_result(method, finish, polygons, incidents, boundary, coverage, notes) -> HotspotResult:
+    """Rank clusters by density; with a coverage, keep the densest up to that share of area."""
+    hotspots = describe(polygons, incidents, boundary)
+    hotspots = hotspots.sort_values("density_per_km2", ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+    if coverage is not None and len(hotspots):
+        budget = coverage * boundary.area_m2
+        keep = hotspots["area_m2"].cumsum() <= budget
+        hotspots = hotspots[keep.to_numpy()].reset_index(drop=True)
+    hotspots["rank"] = np.arange(1, len(hotspots) + 1)
+    params = finish()
+    params["coverage"] = coverage
+    return HotspotResult(method, params, hotspots, None, notes)
