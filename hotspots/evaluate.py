@@ -5,9 +5,9 @@ Definitions (for one map made from a training window and scored on the following
 * **hit rate** = n / N: the share of test-window incidents inside the hotspots.
 * **PAI** (Chainey et al. 2008) = (n / N) / (a / A): hit rate per share of the area covered.
 * **PEI** (Hunt 2016) = n / n*, where n* is the most test incidents any choice of the same area
-  could have captured, computed on a grid of the evaluation cell size by taking the busiest
-  cells first (the last one in part). Equivalently PAI / PAI*. A map whose shapes are finer
-  than the grid can score slightly above 1.
+  could have captured, computed on a grid of the map's own cell size (the district default for
+  cluster methods) by taking the busiest cells first (the last one in part). Equivalently
+  PAI / PAI*. Cluster outlines are not cell-shaped, so they can score slightly above 1.
 * **RRI**, the recapture rate index (Levine 2008) = (n_test / n_train) / (N_test / N_train):
   above 1 means the hotspots kept more than their share of incidents from one window to the
   next. Undefined (NaN) when the hotspots held nothing in the training window.
@@ -178,7 +178,7 @@ def backtest(
         raise HotspotsError(
             f"Not enough consecutive data for a back-test: {train} {unit}(s) to train and {test} to test."
         )
-    cell = default_cell_size(boundary)
+    default_cell = default_cell_size(boundary)
     rows = []
     total = len(windows) * len(configs)
     done = 0
@@ -190,6 +190,8 @@ def backtest(
             result = get_method(config.method).detect(
                 train_incidents, dict(config.params), boundary, coverage
             )
+            # PEI compares with the best selection at the map's own cell size (Hunt 2016).
+            cell = result.params.get("cell_size") or default_cell
             s = score(result.hotspots, train_incidents, test_incidents, boundary, cell)
             rows.append(
                 {

@@ -57,6 +57,8 @@ PARAMS = ParamSpec(
         ),
     )
 )
+# Alternatives the back-test tries when recommending settings (besides the defaults).
+CANDIDATES = [{}, {"eps": 100, "min_samples": 10}]
 
 
 def merge_points(x, y, weights, snap: float = 0.0):

@@ -74,6 +74,8 @@ PARAMS = ParamSpec(
         ),
     )
 )
+# Alternatives the back-test tries when recommending settings (besides the defaults).
+CANDIDATES = [{}, {"cell_size": 150, "distance_band": 300}]
 
 
 def band_kernel(distance: float, cell: float) -> np.ndarray:
@@ -133,6 +135,13 @@ def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResu
             shuffled[valid] = rng.permutation(pool)
             exceed += gi_star(shuffled, valid, kernel)[valid] >= observed
         p = (exceed + 1) / (values["permutations"] + 1)
+        needed = int(np.ceil(valid.sum() / (1 - int(values["confidence"]) / 100) - 1))
+        if values["permutations"] < needed / 10:
+            notes.append(
+                f"With {values['permutations']} permutations the smallest p-value is "
+                f"1/{values['permutations'] + 1}; across {int(valid.sum())} cells few or none can pass "
+                "FDR. Use more permutations, a smaller area or analytical p-values."
+            )
     else:
         p = 2 * stats.norm.sf(np.abs(z[valid]))
     q = np.ones_like(z)

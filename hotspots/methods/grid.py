@@ -30,7 +30,7 @@ PARAMS = ParamSpec(
         ),
         Param(
             "threshold_k",
-            3.0,
+            5.0,
             1.0,
             50.0,
             "× mean",
@@ -38,6 +38,8 @@ PARAMS = ParamSpec(
         ),
     )
 )
+# Alternatives the back-test tries when recommending settings (besides the defaults).
+CANDIDATES = [{}, {"cell_size": 150}]
 
 
 def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResult:

@@ -38,16 +38,26 @@ PARAMS = ParamSpec(
         ),
         Param(
             "min_samples",
-            10,
+            None,
             1,
             100_000,
             "incidents",
-            "How conservative: more means more points left as noise.",
+            "How conservative: more leaves more points as noise (default: min_cluster_size).",
             kind=int,
         ),
-        Param("buffer", 75.0, 0, 1000, "m", "Buffer drawn around each cluster's hull."),
+        Param(
+            "core_probability",
+            0.3,
+            0.0,
+            1.0,
+            "",
+            "Only incidents at least this strongly in their cluster shape its outline.",
+        ),
+        Param("buffer", 75.0, 0, 1000, "m", "Buffer drawn around each cluster's outline."),
     )
 )
+# Alternatives the back-test tries when recommending settings (besides the defaults).
+CANDIDATES = [{}, {"min_cluster_size": 15}]
 
 
 def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResult:
@@ -56,14 +66,15 @@ def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResu
     values = PARAMS.resolve(params)
     finish = timed(NAME, values, incidents)
     x, y = xy(incidents)
-    labels = np.full(len(x), -1)
+    outline = np.full(len(x), -1)
     if len(x) > values["min_cluster_size"]:
         model = hdbscan_package.HDBSCAN(
             min_cluster_size=values["min_cluster_size"],
             min_samples=values["min_samples"],
             algorithm="boruvka_kdtree",
             core_dist_n_jobs=1,
-        )
-        labels = model.fit_predict(np.column_stack([x, y]))
-    polygons = cluster_polygons(x, y, labels, values["buffer"], boundary)
+        ).fit(np.column_stack([x, y]))
+        # Loosely attached members would stretch the outline across the town; leave them out.
+        outline = np.where(model.probabilities_ >= values["core_probability"], model.labels_, -1)
+    polygons = cluster_polygons(x, y, outline, values["buffer"], boundary)
     return cluster_result(NAME, finish, polygons, incidents, boundary, coverage, [])

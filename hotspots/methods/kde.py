@@ -55,6 +55,8 @@ PARAMS = ParamSpec(
         ),
     )
 )
+# Alternatives the back-test tries when recommending settings (besides the defaults).
+CANDIDATES = [{}, {"bandwidth": 300}, {"cell_size": 150, "bandwidth": 300}]
 
 
 def density(x, y, weights, grid: Grid, bandwidth: float) -> np.ndarray:

@@ -73,6 +73,8 @@ PARAMS = ParamSpec(
         ),
     )
 )
+# Alternatives the back-test tries when recommending settings (besides the defaults).
+CANDIDATES = [{}, {"bandwidth": 250}, {"decay": "inverse-weeks"}]
 
 
 def incident_times(occurred: pd.Series) -> np.ndarray:
