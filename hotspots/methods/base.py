@@ -352,11 +352,21 @@ def patches(
 def cluster_polygons(
     x: np.ndarray, y: np.ndarray, labels: np.ndarray, buffer_m: float, boundary: StudyArea
 ) -> list:
-    """One polygon per cluster label (>= 0): a concave hull of its points, buffered, clipped."""
+    """One polygon per cluster label (>= 0): a concave hull of its points, buffered, clipped.
+
+    Points are thinned to a lattice of half the buffer first: the outline moves by less than
+    the buffer hides, and a cluster of a million points costs little more than a small one.
+    """
     polygons = []
+    lattice = max(buffer_m / 2, 1.0)
     for label in np.unique(labels[labels >= 0]):
         members = labels == label
-        points = shapely.multipoints(np.column_stack([x[members], y[members]]))
+        coords = np.column_stack([x[members], y[members]])
+        thinned = (
+            pd.unique(np.round(coords[:, 0] / lattice) + 1j * np.round(coords[:, 1] / lattice))
+            * lattice
+        )
+        points = shapely.multipoints(np.column_stack([thinned.real, thinned.imag]))
         hull = shapely.concave_hull(points, ratio=0.5)
         shape = shapely.intersection(shapely.buffer(hull, buffer_m), boundary.geometry)
         if not shape.is_empty:

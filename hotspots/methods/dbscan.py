@@ -9,6 +9,7 @@ eps/10 first (each point moves at most eps/14), which bounds memory at any volum
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.cluster import DBSCAN
 
 from hotspots.methods.base import (
@@ -66,9 +67,10 @@ def merge_points(x, y, weights, snap: float = 0.0):
     if snap:
         x = (np.floor(x / snap) + 0.5) * snap
         y = (np.floor(y / snap) + 0.5) * snap
-    coords = np.column_stack([x, y])
-    unique, inverse = np.unique(coords, axis=0, return_inverse=True)
-    return unique, np.bincount(inverse.ravel(), weights=weights), inverse.ravel()
+    # One complex number per point: hashing it is much faster than sorting rows.
+    inverse, unique = pd.factorize(x + 1j * y)
+    points = np.column_stack([unique.real, unique.imag])
+    return points, np.bincount(inverse, weights=weights, minlength=len(points)), inverse
 
 
 def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResult:
@@ -87,31 +89,48 @@ def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResu
     x, y = xy(incidents)
     weights = weights_of(incidents)
     points, point_weights, inverse = merge_points(x, y, weights)
-    if len(points) > MAX_POINTS:
-        snap = values["eps"] / 10
+    snap = values["eps"] / 10
+    while len(points) > MAX_POINTS and snap <= values["eps"] / 3:
         points, point_weights, inverse = merge_points(x, y, weights, snap)
+        snap *= 1.5
+    if len(points) < len(x) and snap > values["eps"] / 10:
         notes.append(
-            f"{len(x):,} incidents snapped to a {snap:g} m grid ({len(points):,} points) to bound memory."
+            f"{len(x):,} incidents snapped to a {snap / 1.5:g} m grid ({len(points):,} points) to bound memory."
         )
     labels = np.full(len(x), -1)
+    point_labels = np.full(len(points), -1)
     if len(points):
         model = DBSCAN(eps=values["eps"], min_samples=values["min_samples"], algorithm="ball_tree")
         point_labels = model.fit_predict(points, sample_weight=point_weights)
         labels = point_labels[inverse]
-    polygons = cluster_polygons(x, y, labels, values["eps"] / 2, boundary)
+    polygons = cluster_polygons(
+        points[:, 0],
+        points[:, 1],
+        point_labels if len(points) else labels,
+        values["eps"] / 2,
+        boundary,
+    )
     return cluster_result(NAME, finish, polygons, incidents, boundary, coverage, notes)
 
 
 def cluster_result(method, finish, polygons, incidents, boundary, coverage, notes) -> HotspotResult:
-    """Rank clusters by density; with a coverage, keep the densest up to that share of area."""
+    """Rank clusters by density; with a coverage, take the densest that fit in that share of area.
+
+    Clusters stay whole: one too big for what is left of the area budget is passed over for
+    smaller ones further down, so the covered share may fall short of the coverage.
+    """
     hotspots = describe(polygons, incidents, boundary)
     hotspots = hotspots.sort_values("density_per_km2", ascending=False, kind="stable").reset_index(
         drop=True
     )
     if coverage is not None and len(hotspots):
         budget = coverage * boundary.area_m2
-        keep = hotspots["area_m2"].cumsum() <= budget
-        hotspots = hotspots[keep.to_numpy()].reset_index(drop=True)
+        keep = np.zeros(len(hotspots), dtype=bool)
+        for i, area in enumerate(hotspots["area_m2"]):
+            if area <= budget:
+                keep[i] = True
+                budget -= area
+        hotspots = hotspots[keep].reset_index(drop=True)
     hotspots["rank"] = np.arange(1, len(hotspots) + 1)
     params = finish()
     params["coverage"] = coverage
