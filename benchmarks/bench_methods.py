@@ -183,7 +183,7 @@ def main() -> None:
         min_samples = int(np.ceil(min_density * np.pi * 0.15**2 * 12))
         for method in methods:
             if method == "hdbscan" and n > 100_000:
-                show(f"{method} {n:,} points", {"error": "not run above 1e5 (no target)"})
+                print(f"{method + f' {n:,} points':<44} {'skipped above 1e5 (no target)':>24}")
                 continue
             params = {"eps": 150, "min_density": min_density} if method == "dbscan" else {}
             job = {"kind": "method", "method": method, "n": n, "params": params}
