@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -78,6 +79,18 @@ def _progress_bar() -> Progress:
         console=err,
         transient=True,
     )
+
+
+@contextmanager
+def progress_reporter():
+    """A progress bar on standard error and the ``progress(stage, done, total)`` that drives it."""
+    with _progress_bar() as bar:
+        task = bar.add_task("starting", total=1)
+
+        def report(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=max(total, 1))
+
+        yield report, bar
 
 
 def print_import_report(report: ImportReport, console: Console = out) -> None:
@@ -182,11 +195,7 @@ def import_command(
     if mapping is not None and "postcode" in mapping.columns:
         postcode_table = load_postcodes(str(postcodes or settings.postcodes_path))
     pack = obj.pack()
-    with obj.store() as store, _progress_bar() as bar:
-        task = bar.add_task("starting", total=1)
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=max(total, 1))
+    with obj.store() as store, progress_reporter() as (progress, bar):
 
         def on_file(report: FileReport) -> None:
             bar.console.print(
@@ -376,9 +385,7 @@ def methods_command() -> None:
 @click.option("--to", "end", metavar="YYYY-MM", help="Last month of data (default: --from).")
 @click.option(
     "--method",
-    default="kde",
-    show_default=True,
-    help="grid, kde, gistar, dbscan, hdbscan or prospective.",
+    help="A method from hotspots methods (default: the saved recommendation for the group, else kde).",
 )
 @click.option(
     "--param",
@@ -404,11 +411,21 @@ def detect_command(
     obj: Context, group, start, end, method, pairs, coverage, area, out_path
 ) -> None:
     """Find hotspots with one method and print them ranked."""
+    from hotspots.evaluate import saved_recommendation
     from hotspots.methods import StudyArea, get_method
     from hotspots.reports import group_categories
 
+    if method is None:
+        with obj.store() as store:
+            saved = saved_recommendation(store, group)
+        method = saved.method if saved else "kde"
+        base_params = dict(saved.params) if saved else {}
+        if saved:
+            err.print(f"Using the saved recommendation for {group}: {saved.label}.")
+    else:
+        base_params = {}
     module = get_method(method)
-    params = _parse_params(pairs, method)
+    params = {**base_params, **_parse_params(pairs, method)}
     pack = obj.pack()
     boundary = StudyArea.from_pack(pack, area)
     period = parse_period(start, end)
@@ -448,7 +465,7 @@ def _write_hotspots(hotspots, path: Path) -> None:
 
 @cli.command("evaluate")
 @click.option("--group", required=True, help="Category group, e.g. asb or violence.")
-@click.option("--methods", default="grid,kde,gistar,dbscan,hdbscan,prospective", show_default=True)
+@click.option("--methods", help="Comma-separated methods (default: every registered method).")
 @click.option(
     "--train-months",
     default=3,
@@ -479,11 +496,11 @@ def evaluate_command(
 ) -> None:
     """Back-test methods on the store's data: PAI, PEI, RRI and hit rate per method."""
     from hotspots.evaluate import Config, backtest, candidate_configs, mean_scores, recommend
+    from hotspots.methods import REGISTRY
 
-    names = [m.strip() for m in methods.split(",") if m.strip()]
+    names = [m.strip() for m in (methods or ",".join(REGISTRY)).split(",") if m.strip()]
     configs = candidate_configs(names) if candidates else [Config.of(name) for name in names]
-    with obj.store() as store, _progress_bar() as bar:
-        task = bar.add_task("starting", total=1)
+    with obj.store() as store, progress_reporter() as (progress, _bar):
         folds_table = backtest(
             store,
             obj.pack(),
@@ -494,9 +511,7 @@ def evaluate_command(
             test_months,
             coverage,
             area,
-            progress=lambda stage, done, total: bar.update(
-                task, description=stage, completed=done, total=total
-            ),
+            progress=progress,
         )
     means = mean_scores(folds_table)
     shown = means[["config", "pai", "pei", "rri", "hit_rate", "area_share", "folds"]].copy()
@@ -517,6 +532,43 @@ def evaluate_command(
     out.print(recommend(means, group).sentence)
 
 
+@cli.command("recommend")
+@click.option(
+    "--group",
+    "groups_asked",
+    multiple=True,
+    help="Group(s) to recommend for (default: asb and violence).",
+)
+@click.option("--coverage", default=0.02, show_default=True, type=click.FloatRange(0.001, 0.5))
+@click.pass_obj
+def recommend_command(obj: Context, groups_asked, coverage) -> None:
+    """Back-test every method and its candidate settings; save the best for maps and tasking."""
+    from hotspots.evaluate import (
+        backtest,
+        candidate_configs,
+        mean_scores,
+        recommend,
+        save_recommendation,
+    )
+
+    configs = candidate_configs()
+    with obj.store() as store:
+        for group in groups_asked or ("asb", "violence"):
+            with progress_reporter() as (progress, _bar):
+                folds_table = backtest(
+                    store,
+                    obj.pack(),
+                    obj.groups(),
+                    group,
+                    configs,
+                    coverage=coverage,
+                    progress=progress,
+                )
+            best = recommend(mean_scores(folds_table), group)
+            save_recommendation(store, best, coverage)
+            out.print(best.sentence + " Saved.")
+
+
 @cli.command("start")
 @click.pass_obj
 def start_command(obj: Context) -> None:
@@ -527,14 +579,8 @@ def start_command(obj: Context) -> None:
 
     settings = obj.settings
     err.print(f"Incident store: {settings.db_path}")
-    with _progress_bar() as bar:
-        task = bar.add_task("starting", total=1)
-        report = ensure_demo_data(
-            settings,
-            lambda stage, done, total: bar.update(
-                task, description=stage, completed=done, total=max(total, 1)
-            ),
-        )
+    with progress_reporter() as (progress, _bar):
+        report = ensure_demo_data(settings, progress)
     if report is not None:
         err.print(f"First start: imported the bundled demo data from {settings.demo_data_dir}.")
         print_import_report(report)

@@ -4,10 +4,11 @@ Definitions (for one map made from a training window and scored on the following
 
 * **hit rate** = n / N: the share of test-window incidents inside the hotspots.
 * **PAI** (Chainey et al. 2008) = (n / N) / (a / A): hit rate per share of the area covered.
-* **PEI** (Hunt 2016) = n / n*, where n* is the most test incidents any choice of the same area
-  could have captured, computed on a grid of the map's own cell size (the district default for
-  cluster methods) by taking the busiest cells first (the last one in part). Equivalently
-  PAI / PAI*. Cluster outlines are not cell-shaped, so they can score slightly above 1.
+* **PEI** (after Hunt 2016) = n / n*, where n* is the most test incidents any choice of the
+  same area could have captured, taking the busiest cells of a fine reference grid first (the
+  last one in part); equivalently PAI / PAI*. The reference grid is the same for every method
+  (``PEI_CELL_M``, 50 m, about a street segment), so a coarse map is not excused for being
+  coarse and methods compare fairly. Outlines finer than the grid can score slightly above 1.
 * **RRI**, the recapture rate index (Levine 2008) = (n_test / n_train) / (N_test / N_train):
   above 1 means the hotspots kept more than their share of incidents from one window to the
   next. Undefined (NaN) when the hotspots held nothing in the training window.
@@ -32,10 +33,12 @@ from hotspots.boundaries import BoundaryPack
 from hotspots.errors import HotspotsError
 from hotspots.ingest.categories import CategoryGroups
 from hotspots.methods import REGISTRY, StudyArea, get_method
-from hotspots.methods.base import DEFAULT_COVERAGE, Grid, default_cell_size, xy
+from hotspots.methods.base import DEFAULT_COVERAGE, Grid, xy
 from hotspots.periods import Period, add_months
 from hotspots.reports import group_categories
 from hotspots.store import Store
+
+PEI_CELL_M = 50.0
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,7 @@ def score(
     n = _captured(union, test)
     hit_rate = n / total if total else float("nan")
     pai = hit_rate / share if share > 0 and total else float("nan")
-    n_star = (
-        best_possible(test, area, boundary, cell or default_cell_size(boundary)) if total else 0.0
-    )
+    n_star = best_possible(test, area, boundary, cell or PEI_CELL_M) if total else 0.0
     pei = n / n_star if n_star > 0 else float("nan")
     n_train = _captured(union, train)
     rri = (n / n_train) / (total / len(train)) if n_train and total and len(train) else float("nan")
@@ -178,7 +179,6 @@ def backtest(
         raise HotspotsError(
             f"Not enough consecutive data for a back-test: {train} {unit}(s) to train and {test} to test."
         )
-    default_cell = default_cell_size(boundary)
     rows = []
     total = len(windows) * len(configs)
     done = 0
@@ -190,9 +190,7 @@ def backtest(
             result = get_method(config.method).detect(
                 train_incidents, dict(config.params), boundary, coverage
             )
-            # PEI compares with the best selection at the map's own cell size (Hunt 2016).
-            cell = result.params.get("cell_size") or default_cell
-            s = score(result.hotspots, train_incidents, test_incidents, boundary, cell)
+            s = score(result.hotspots, train_incidents, test_incidents, boundary, PEI_CELL_M)
             rows.append(
                 {
                     "config": config.label,
@@ -248,6 +246,10 @@ class Recommendation:
     folds: int
 
     @property
+    def label(self) -> str:
+        return Config.of(self.method, self.params).label
+
+    @property
     def sentence(self) -> str:
         shown = ", ".join(f"{k}={v}" for k, v in self.params.items()) or "defaults"
         return (
@@ -269,4 +271,34 @@ def recommend(means: pd.DataFrame, group: str) -> Recommendation:
         float(best["pei"]),
         float(best["pai"]),
         int(best["folds"]),
+    )
+
+
+def save_recommendation(store: Store, best: Recommendation, coverage: float) -> None:
+    """Keep a group's recommendation in the store, for the maps and tasking to default to."""
+    store.save_recommendation(
+        best.group,
+        {
+            "method": best.method,
+            "params": best.params,
+            "mean_pei": best.mean_pei,
+            "mean_pai": best.mean_pai,
+            "folds": best.folds,
+            "coverage": coverage,
+        },
+    )
+
+
+def saved_recommendation(store: Store, group: str) -> Recommendation | None:
+    """The recommendation last saved for ``group``, if any."""
+    record = store.recommendation(group)
+    if record is None:
+        return None
+    return Recommendation(
+        group,
+        record["method"],
+        record["params"],
+        record["mean_pei"],
+        record["mean_pai"],
+        record["folds"],
     )

@@ -81,6 +81,13 @@ CREATE TABLE IF NOT EXISTS rejects (
     raw TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rejects_import ON rejects (import_id);
+
+-- The back-tested best method and settings per category group (hotspots recommend).
+CREATE TABLE IF NOT EXISTS recommendations (
+    group_key TEXT PRIMARY KEY,
+    details TEXT NOT NULL,     -- JSON: method, params, scores, coverage
+    saved_at TEXT NOT NULL
+);
 """
 
 # The secondary index serving the map and summary queries. Every such query names a group
@@ -285,6 +292,19 @@ class Store:
 
     def set_import_seconds(self, import_id: int, seconds: float) -> None:
         self.conn.execute("UPDATE imports SET seconds = ? WHERE id = ?", (seconds, import_id))
+
+    def save_recommendation(self, group: str, details: dict) -> None:
+        self.conn.execute(
+            "INSERT INTO recommendations (group_key, details, saved_at) VALUES (?, ?, datetime('now'))"
+            " ON CONFLICT (group_key) DO UPDATE SET details = excluded.details, saved_at = excluded.saved_at",
+            (group, json.dumps(details)),
+        )
+
+    def recommendation(self, group: str) -> dict | None:
+        row = self.conn.execute(
+            "SELECT details FROM recommendations WHERE group_key = ?", (group,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
 
     # -- reading ---------------------------------------------------------------------------
     def count(self) -> int:

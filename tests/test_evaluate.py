@@ -151,3 +151,18 @@ def test_methods_command_lists_every_parameter(run_cli):
     for name in ("grid", "kde", "gistar", "dbscan", "hdbscan", "prospective"):
         assert name in out
     assert "bandwidth" in out and "min_density" in out and "half_life_days" in out
+
+
+def test_recommend_saves_and_detect_uses_it(run_cli, bundled_db):
+    from hotspots.evaluate import Recommendation, save_recommendation, saved_recommendation
+    from hotspots.store import Store
+
+    with Store(bundled_db) as store:
+        assert saved_recommendation(store, "shoplifting") is None
+        save_recommendation(
+            store, Recommendation("shoplifting", "gistar", {"cell_size": 200}, 0.3, 9.0, 12), 0.02
+        )
+    code, out, err = run_cli("detect", "--group", "shoplifting", "--from", "2017-12", db=bundled_db)
+    assert code == 0, err
+    assert "Using the saved recommendation for shoplifting: gistar (cell_size=200)" in err
+    assert "Getis-Ord Gi*" in out
