@@ -166,3 +166,56 @@ def test_recommend_saves_and_detect_uses_it(run_cli, bundled_db):
     assert code == 0, err
     assert "Using the saved recommendation for shoplifting: gistar (cell_size=200)" in err
     assert "Getis-Ord Gi*" in out
+
+
+def test_a_seventh_method_needs_only_its_module_and_a_registry_line(
+    run_cli, bundled_db, monkeypatch
+):
+    """A new module (here: every incident's cell as its own hotspot) is picked up everywhere."""
+    import types
+
+    from hotspots import methods
+    from hotspots.methods import base
+
+    module = types.ModuleType("hotspots.methods.busiest")
+    module.NAME, module.TITLE = "busiest", "Busiest single cells"
+    module.PARAMS = base.ParamSpec((base.Param("cell_size", 100.0, 25, 1000, "m", "Cell size."),))
+
+    def detect(incidents, params, boundary, coverage=None):
+        values = module.PARAMS.resolve(params)
+        finish = base.timed(module.NAME, values, incidents)
+        grid = base.Grid.covering(boundary.geometry, values["cell_size"])
+        mask = grid.inside(boundary.geometry)
+        counts = grid.counts(*base.xy(incidents))
+        return base.surface_result(
+            module.NAME, finish, grid, counts, mask, incidents, boundary, coverage, counts >= 3, []
+        )
+
+    module.detect = detect
+    monkeypatch.setitem(methods.REGISTRY, "busiest", module)  # the registry line
+    code, out, err = run_cli("methods")
+    assert "busiest" in out
+    code, out, err = run_cli(
+        "evaluate", "--group", "asb", "--methods", "busiest,grid", db=bundled_db
+    )
+    assert code == 0, err
+    assert "│ busiest" in out
+
+
+def test_detect_writes_geopackage(run_cli, bundled_db, tmp_path):
+    out_file = tmp_path / "violence.gpkg"
+    code, out, err = run_cli(
+        "detect",
+        "--group",
+        "violence",
+        "--from",
+        "2017-12",
+        "--method",
+        "grid",
+        "--out",
+        out_file,
+        db=bundled_db,
+    )
+    assert code == 0, err
+    hotspots = gpd.read_file(out_file, layer="hotspots")
+    assert hotspots.crs.to_epsg() == 27700 and len(hotspots) >= 1
