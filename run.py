@@ -1,7 +1,9 @@
 """Start hotspots on its embedded default: SQLite in instance/, loaded with the Ashfield demo data.
 
-Until the web service lands this imports the bundled police.uk months on first start and
-prints the ward summary for the latest 12 months in the store.
+    python run.py [--host 127.0.0.1] [--port 5000] [--tiles osm|none|URL]
+
+On first start it imports the bundled police.uk months and back-tests the methods once to
+choose each group's default map, then serves the maps on http://localhost:5000/.
 """
 
 from __future__ import annotations
@@ -11,4 +13,4 @@ import sys
 from hotspots.cli import main
 
 if __name__ == "__main__":
-    main(["start", *sys.argv[1:]])
+    main(["serve", *sys.argv[1:]])

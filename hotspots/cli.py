@@ -569,6 +569,80 @@ def recommend_command(obj: Context, groups_asked, coverage) -> None:
             out.print(best.sentence + " Saved.")
 
 
+def first_start(obj: Context) -> None:
+    """Load the demo data into an empty store and back-test a default method for the main groups."""
+    from hotspots.demo import ensure_demo_data
+    from hotspots.evaluate import (
+        Config,
+        backtest,
+        mean_scores,
+        recommend,
+        save_recommendation,
+        saved_recommendation,
+    )
+    from hotspots.methods import DEFAULT_COVERAGE, REGISTRY
+    from hotspots.reports import group_categories
+
+    settings = obj.settings
+    err.print(f"Incident store: {settings.db_path}")
+    with progress_reporter() as (progress, _bar):
+        report = ensure_demo_data(settings, progress)
+    if report is not None:
+        err.print(f"First start: imported the bundled demo data from {settings.demo_data_dir}.")
+        print_import_report(report, err)
+    with obj.store() as store:
+        for group in ("asb", "violence"):
+            if saved_recommendation(store, group) is not None:
+                continue
+            try:
+                group_categories(store, obj.groups(), group)
+            except HotspotsError:
+                continue
+            err.print(f"Back-testing the methods to choose the default map for {group} (once)…")
+            with progress_reporter() as (progress, _bar):
+                configs = [Config.of(name) for name in REGISTRY]
+                try:
+                    folds = backtest(
+                        store, obj.pack(), obj.groups(), group, configs, progress=progress
+                    )
+                except HotspotsError as exc:
+                    err.print(f"No recommendation for {group}: {exc}")
+                    continue
+            best = recommend(mean_scores(folds), group)
+            save_recommendation(store, best, DEFAULT_COVERAGE)
+            err.print(best.sentence)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--tiles",
+    default="osm",
+    show_default=True,
+    help="Basemap tile URL template, 'osm', or 'none' for no basemap.",
+)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.pass_obj
+def serve_command(obj: Context, host, port, tiles, threads) -> None:
+    """Serve the maps and API (demo data loaded into an empty store first)."""
+    import waitress
+
+    from hotspots.maps import OSM_TILES
+    from hotspots.web import create_app
+
+    first_start(obj)
+    tile_url = {"osm": OSM_TILES, "none": None}.get(tiles, tiles)
+    if tile_url and "{z}" not in tile_url:
+        raise HotspotsError(
+            "--tiles must be 'osm', 'none' or a URL template with {z}, {x} and {y}."
+        )
+    app = create_app({"DB_PATH": str(obj.settings.db_path), "TILES": tile_url})
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    out.print(f"hotspots is running: open http://{shown}:{port}/  (Ctrl+C to stop)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="hotspots")
+
+
 @cli.command("start")
 @click.pass_obj
 def start_command(obj: Context) -> None:

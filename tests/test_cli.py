@@ -22,18 +22,44 @@ def test_start_loads_demo_data_once_and_prints_wards(run_cli):
     assert "First start" not in err and "Import summary" not in out
 
 
-def test_run_py_uses_hotspots_db(tmp_path):
+def test_run_py_serves_the_demo_on_first_start(tmp_path):
+    """The README's run command: import the demo data, choose defaults, serve, print the URL."""
+    import json
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "HOTSPOTS_DB": str(tmp_path / "demo.sqlite")}
-    result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "run.py")],
-        capture_output=True,
+    server = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "run.py"), "--port", str(port), "--tiles", "none"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
-        timeout=300,
     )
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "demo.sqlite").exists()
-    assert "Ward/LSOA agreement" in result.stdout
+    try:
+        deadline = time.time() + 240
+        health = None
+        while time.time() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/health", timeout=2
+                ) as response:
+                    health = json.loads(response.read())
+                    break
+            except OSError:
+                time.sleep(0.5)
+        assert health is not None, "the server did not answer /health"
+        assert health["status"] == "ok" and health["incidents"] == 17935
+        assert health["latest_period"] == "2019-09"
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert f"open http://localhost:{port}/" in out
+    assert "Recommended for asb" in err
 
 
 def test_errors_are_sentences_with_nonzero_exit(run_cli, tmp_path):

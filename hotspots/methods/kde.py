@@ -7,7 +7,6 @@ the same spacing and normalised to sum to one, so the surface is incidents per k
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from hotspots.methods.base import (
     Grid,
@@ -16,6 +15,7 @@ from hotspots.methods.base import (
     ParamSpec,
     StudyArea,
     check_incidents,
+    convolve_counts,
     default_cell_size,
     disk_kernel,
     quartic,
@@ -66,8 +66,7 @@ def density(x, y, weights, grid: Grid, bandwidth: float) -> np.ndarray:
     if kernel.sum() == 0:  # bandwidth below half a cell: the kernel is just the centre cell
         kernel = np.ones((1, 1))
     kernel = kernel / kernel.sum()
-    surface = fftconvolve(counts, kernel, mode="same")
-    return np.clip(surface, 0, None) / (grid.cell**2) * 1e6
+    return convolve_counts(counts, kernel) / (grid.cell**2) * 1e6
 
 
 def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResult:

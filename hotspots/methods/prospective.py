@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.signal import fftconvolve
 
 from hotspots.methods.base import (
     Grid,
@@ -18,6 +17,7 @@ from hotspots.methods.base import (
     ParamSpec,
     StudyArea,
     check_incidents,
+    convolve_counts,
     default_cell_size,
     disk_kernel,
     quartic,
@@ -135,7 +135,7 @@ def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResu
         )
     if kernel.sum() == 0:
         kernel = np.ones((1, 1))
-    risk = np.clip(fftconvolve(counts, kernel, mode="same"), 0, None)
+    risk = convolve_counts(counts, kernel)
     mean = risk[mask].mean() if mask.any() else 0.0
     native = risk >= max(values["threshold_k"] * mean, 1e-12)
     return surface_result(

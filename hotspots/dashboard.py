@@ -1,0 +1,325 @@
+"""What a neighbourhood map shows, computed without any web framework.
+
+A :class:`MapQuery` (area, group, period, method, coverage) is read from plain key/value
+arguments, with a :class:`QueryError` naming any bad one. :func:`map_view` then gathers the
+hotspots, the ward figures and the period totals, each compared with the previous period of
+the same length. Views are cached per store version, so a repeated request is served warm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from hotspots.boundaries import BoundaryPack
+from hotspots.errors import HotspotsError
+from hotspots.evaluate import saved_recommendation
+from hotspots.ingest.categories import CategoryGroups
+from hotspots.methods import DEFAULT_COVERAGE, REGISTRY, HotspotResult, StudyArea, get_method
+from hotspots.periods import Period, add_months, parse_period
+from hotspots.store import Store
+
+DEFAULT_METHOD = "kde"  # the UK crime-mapping standard, until a back-test recommends another
+
+
+class QueryError(HotspotsError):
+    """A request parameter is wrong; ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
+@dataclass(frozen=True)
+class MapQuery:
+    area: str | None  # None: the whole district; else a neighbourhood area or ward name
+    group: str
+    period: Period
+    method: str
+    params: tuple[tuple[str, object], ...]
+    coverage: float | None
+
+    @property
+    def previous(self) -> Period:
+        """The period of the same length just before this one (whole months stay months)."""
+        start, end = self.period.start, self.period.end
+        if start.day == 1 and end.day == 1:
+            months = (end.year - start.year) * 12 + end.month - start.month
+            return Period(add_months(start, -months), start)
+        return Period(start - (end - start), start)
+
+
+def data_unit(store: Store) -> str:
+    """``week`` when most incidents carry a day, else ``month`` (police.uk)."""
+    precision = store.counts_by("precision")
+    dated = precision.get("day", 0) + precision.get("minute", 0)
+    return "week" if precision.sum() and dated > precision.sum() / 2 else "month"
+
+
+def default_period(store: Store) -> Period:
+    """The latest complete period in the store: its latest month, or latest whole ISO week."""
+    months = store.months()
+    if not months:
+        raise HotspotsError("The store holds no incidents yet.")
+    if data_unit(store) == "month":
+        return parse_period(months[-1])
+    latest = store.conn.execute("SELECT MAX(substr(occurred, 1, 10)) FROM incidents").fetchone()[0]
+    last_day = dt.date.fromisoformat(latest)
+    # The week ending on the latest Sunday that has passed in the data.
+    sunday = last_day - dt.timedelta(days=(last_day.weekday() + 1) % 7)
+    monday = sunday - dt.timedelta(days=6)
+    return Period(monday, sunday + dt.timedelta(days=1))
+
+
+@dataclass
+class Options:
+    """What the map form offers."""
+
+    areas: list[str]
+    wards: list[str]
+    groups: list[tuple[str, str]]  # key, label
+    months: list[str]
+    weeks: list[str]
+    methods: list[tuple[str, str]]  # name, title
+    default_period: Period
+
+
+def options(store: Store, pack: BoundaryPack, groups: CategoryGroups) -> Options:
+    categories = store.categories()
+    unit = data_unit(store)
+    months = store.months()
+    weeks: list[str] = []
+    if unit == "week" and months:
+        first = dt.date.fromisoformat(months[0] + "-01")
+        last = default_period(store).start
+        monday = first - dt.timedelta(days=first.weekday())
+        while monday <= last:
+            year, week, _ = monday.isocalendar()
+            weeks.append(f"{year}-W{week:02d}")
+            monday += dt.timedelta(days=7)
+    return Options(
+        areas=[a.name for a in pack.areas],
+        wards=sorted(pack.wards["ward_name"]),
+        groups=[(key, groups.label(key)) for key in groups.keys_for(categories)],
+        months=months,
+        weeks=weeks,
+        methods=[(name, module.TITLE) for name, module in REGISTRY.items()],
+        default_period=default_period(store),
+    )
+
+
+def parse_query(
+    args: Mapping[str, str], store: Store, pack: BoundaryPack, groups: CategoryGroups
+) -> MapQuery:
+    """A MapQuery from request arguments; QueryError names the first bad one."""
+    area = (args.get("area") or "").strip()
+    if area.casefold() in ("", "district", pack.name.casefold()):
+        area_name = None
+    else:
+        try:
+            area_name = StudyArea.from_pack(pack, area).name
+        except HotspotsError as exc:
+            raise QueryError("area", f"area: {exc}") from exc
+
+    known = groups.keys_for(store.categories())
+    group = (args.get("group") or "").strip() or (
+        "asb" if "asb" in known else (known[0] if known else "")
+    )
+    if group not in known:
+        raise QueryError(
+            "group", f"group: '{group}' is not a group in the store. Groups: {', '.join(known)}."
+        )
+
+    start, end = (args.get("from") or "").strip(), (args.get("to") or "").strip()
+    single = (args.get("period") or "").strip()
+    if single and single != "custom":
+        start = end = single
+    if start or end:
+        try:
+            period = parse_period(start or end, end or None)
+        except HotspotsError as exc:
+            raise QueryError("from" if start else "to", str(exc).replace("--", "")) from exc
+    else:
+        period = default_period(store)
+
+    saved = saved_recommendation(store, group)
+    method = (args.get("method") or "").strip() or (saved.method if saved else DEFAULT_METHOD)
+    if method not in REGISTRY:
+        raise QueryError(
+            "method", f"method: '{method}' is not a method. Methods: {', '.join(REGISTRY)}."
+        )
+    params = dict(saved.params) if saved and saved.method == method else {}
+
+    coverage_text = (args.get("coverage") or "").strip()
+    coverage: float | None = DEFAULT_COVERAGE
+    if coverage_text.casefold() == "native":
+        coverage = None
+    elif coverage_text:
+        try:
+            coverage = float(coverage_text)
+        except ValueError:
+            raise QueryError(
+                "coverage", f"coverage: '{coverage_text}' is not a number such as 0.02."
+            ) from None
+        if not 0 < coverage <= 0.5:
+            raise QueryError(
+                "coverage", "coverage must be above 0 and at most 0.5 (half the area)."
+            )
+    return MapQuery(area_name, group, period, method, tuple(sorted(params.items())), coverage)
+
+
+@dataclass
+class MapView:
+    """Everything one map page or API answer needs."""
+
+    query: MapQuery
+    boundary: StudyArea
+    result: HotspotResult
+    wards: (
+        gpd.GeoDataFrame
+    )  # ward_code, ward_name, area, incidents, previous, change, population, rate_per_1000
+    totals: dict
+    incidents: int
+    notes: list[str] = field(default_factory=list)
+    # Renderings of this view (e.g. map HTML per tile setting), kept while the view is cached.
+    renderings: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def hotspots(self) -> gpd.GeoDataFrame:
+        return self.result.hotspots
+
+
+def _trend(now: int, before: int) -> str:
+    if before == 0:
+        return "new" if now else "none"
+    change = (now - before) / before
+    if change > 0.2:
+        return f"up {change:.0%}"
+    if change < -0.2:
+        return f"down {-change:.0%}"
+    return "steady"
+
+
+def _change(now: int, before: int) -> str:
+    if before == 0:
+        return "n/a" if now == 0 else "new"
+    return f"{(now - before) / before:+.0%}"
+
+
+def _build(store: Store, pack: BoundaryPack, groups: CategoryGroups, query: MapQuery) -> MapView:
+    categories = groups.categories_in(query.group, store.categories())
+    boundary = StudyArea.from_pack(pack, query.area)
+    wards = None if query.area is None else list(boundary.wards["ward_code"])
+    columns = ["id", "occurred", "category", "location"]
+    current = store.incidents(query.period, categories, wards, columns=columns)
+    previous = store.incidents(query.previous, categories, wards, columns=columns)
+    module = get_method(query.method)
+    result = module.detect(current, dict(query.params), boundary, query.coverage)
+
+    hotspots = result.hotspots
+    if len(hotspots):
+        tree = shapely.STRtree(previous.geometry.values) if len(previous) else None
+        before = np.zeros(len(hotspots), dtype=int)
+        if tree is not None:
+            poly, _point = tree.query(hotspots.geometry.values, predicate="intersects")
+            before = np.bincount(poly, minlength=len(hotspots))
+        hotspots["previous"] = before
+        hotspots["trend"] = [
+            _trend(int(n), int(b)) for n, b in zip(hotspots["incidents"], before, strict=True)
+        ]
+    else:
+        hotspots["previous"] = []
+        hotspots["trend"] = []
+
+    population = pack.ward_population(query.period.mid_year)
+    now_counts = store.counts_by("ward_code", query.period, categories, wards)
+    before_counts = store.counts_by("ward_code", query.previous, categories, wards)
+    ward_table = boundary.wards[["ward_code", "ward_name", "area", "geometry"]].copy()
+    ward_table["incidents"] = ward_table["ward_code"].map(now_counts).fillna(0).astype(int)
+    ward_table["previous"] = ward_table["ward_code"].map(before_counts).fillna(0).astype(int)
+    ward_table["population"] = ward_table["ward_code"].map(population).astype(float)
+    ward_table["rate_per_1000"] = (ward_table["incidents"] / ward_table["population"] * 1000).round(
+        2
+    )
+    ward_table["change"] = [
+        _change(n, b) for n, b in zip(ward_table["incidents"], ward_table["previous"], strict=True)
+    ]
+
+    have = set(store.months())
+    notes = list(result.notes)
+    missing_before = [m for m in query.previous.months if m not in have]
+    if missing_before:
+        # A part-empty previous period would show rises that are not there: say so instead.
+        notes.append(
+            f"No data for {', '.join(missing_before)}: changes against the previous period are not shown."
+        )
+        hotspots["trend"] = "n/a"
+        ward_table["change"] = "n/a"
+    totals = {
+        "incidents": int(len(current)),
+        "previous": int(len(previous)),
+        "change": _change(len(current), len(previous)) if not missing_before else "n/a",
+        "period": query.period.label,
+        "previous_period": query.previous.label,
+        "previous_complete": not missing_before,
+    }
+    return MapView(query, boundary, result, ward_table, totals, len(current), notes)
+
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
+
+
+def store_version(store: Store) -> tuple:
+    """Changes whenever an import or a saved recommendation changes what a map would show."""
+    return store.conn.execute(
+        "SELECT (SELECT COALESCE(MAX(id), 0) FROM imports),"
+        " (SELECT COALESCE(MAX(saved_at), '') FROM recommendations)"
+    ).fetchone()
+
+
+def map_view(store: Store, pack: BoundaryPack, groups: CategoryGroups, query: MapQuery) -> MapView:
+    """The map view for ``query``, computed once per store version and kept warm."""
+    key = (str(store.path), store_version(store), id(pack), id(groups), query)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    view = _build(store, pack, groups, query)
+    with _CACHE_LOCK:
+        _CACHE[key] = view
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return view
+
+
+def incidents_table(
+    store: Store, pack: BoundaryPack, groups: CategoryGroups, query: MapQuery
+) -> gpd.GeoDataFrame:
+    """The incidents behind a map (for the lazy incidents layer and the CSV export)."""
+    categories = groups.categories_in(query.group, store.categories())
+    boundary = StudyArea.from_pack(pack, query.area)
+    wards = None if query.area is None else list(boundary.wards["ward_code"])
+    frame = store.incidents(
+        query.period,
+        categories,
+        wards,
+        columns=["id", "occurred", "category", "location", "ward_code"],
+    )
+    frame["ward_name"] = frame["ward_code"].map(pack.ward_names)
+    return frame
+
+
+def to_wgs84_geojson(frame: gpd.GeoDataFrame, precision: int = 5) -> dict:
+    """A GeoDataFrame as a GeoJSON dict in WGS84, coordinates rounded (5 decimals ≈ 1 m)."""
+    out = frame.to_crs("EPSG:4326")
+    out = out.set_geometry(shapely.set_precision(out.geometry.values, 10**-precision))
+    return out.__geo_interface__ if len(out) else {"type": "FeatureCollection", "features": []}

@@ -1,0 +1,52 @@
+"""The web service: a Flask application factory with one blueprint per area of the product."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, jsonify
+
+from hotspots.config import PROJECT_ROOT, load_settings
+from hotspots.maps import OSM_TILES
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from defaults, the environment (see hotspots.config) and ``test_config``."""
+    settings = load_settings()
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(settings.instance_dir.resolve()),
+    )
+    app.config.from_mapping(
+        DB_PATH=str(settings.db_path),
+        PACK_DIR=str(settings.pack_dir),
+        GROUPS_PATH=str(settings.groups_path),
+        TILES=OSM_TILES,  # a tile URL template, or None for no basemap
+        ASSETS_DIR=str(PROJECT_ROOT / "node_modules"),
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    if app.config["TILES"] in ("", "none", "None"):
+        app.config["TILES"] = None
+
+    from hotspots.web import api, assets, db, pages
+
+    db.init_app(app)
+    app.register_blueprint(assets.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+
+    missing = assets.missing_assets(Path(app.config["ASSETS_DIR"]))
+    if missing:
+        app.logger.warning(
+            "Front-end assets are missing (%s): run `make install`.", ", ".join(missing)
+        )
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return jsonify(error="Not found."), 404
+
+    return app

@@ -1,0 +1,61 @@
+"""The map page: the neighbourhood team's front door."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request, url_for
+
+from hotspots.dashboard import QueryError, map_view, options, parse_query
+from hotspots.maps import build_map, render
+from hotspots.web.assets import asset_urls
+from hotspots.web.db import get_groups, get_pack, get_store
+
+bp = Blueprint("maps", __name__)
+
+
+def query_args(query) -> dict:
+    """A query as URL arguments (for the API links and the incidents layer)."""
+    args = {
+        "group": query.group,
+        "from": query.period.start.isoformat()
+        if query.period.start.day != 1
+        else query.period.start.strftime("%Y-%m"),
+        "to": query.period.label.split(" to ")[-1],
+        "method": query.method,
+        "coverage": "native" if query.coverage is None else f"{query.coverage:g}",
+    }
+    if query.area:
+        args["area"] = query.area
+    return args
+
+
+@bp.get("/")
+def home():
+    store, pack, groups = get_store(), get_pack(), get_groups()
+    choices = options(store, pack, groups)
+    try:
+        query = parse_query(request.args, store, pack, groups)
+    except QueryError as exc:
+        return render_template(
+            "map.html", error=str(exc), options=choices, args=request.args, view=None
+        ), 400
+    view = map_view(store, pack, groups, query)
+    args = query_args(query)
+    assets, incidents_url, tiles = (
+        asset_urls(),
+        url_for("api.incidents", **args),
+        current_app.config["TILES"],
+    )
+    key = ("map", assets, incidents_url, tiles)
+    if key not in view.renderings:
+        view.renderings[key] = render(build_map(view, assets, incidents_url, tiles))
+    return render_template(
+        "map.html",
+        error=None,
+        options=choices,
+        args=request.args,
+        query=query,
+        view=view,
+        map=view.renderings[key],
+        api_args=args,
+        tiles=current_app.config["TILES"],
+    )

@@ -1,0 +1,158 @@
+"""The map page in a real browser: Debian's Chromium driven by Playwright, no network.
+
+The app runs on a real server on 127.0.0.1 with a temporary store holding the bundled data and
+no basemap tiles. A screenshot of the page is written to test-artefacts/ for a person to check.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from werkzeug.serving import make_server
+
+from hotspots.config import PROJECT_ROOT
+from hotspots.importer import import_paths
+from hotspots.store import Store
+from hotspots.web import create_app
+from tests.conftest import BUNDLED_MONTHS
+
+CHROMIUM = "/usr/bin/chromium"
+ARTEFACTS = PROJECT_ROOT / "test-artefacts"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("Chromium is missing at /usr/bin/chromium; `make test` installs it.")
+    pytest.skip("Chromium is not installed (make test installs it)", allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, pack):
+    path = tmp_path_factory.mktemp("browser") / "store.sqlite"
+    with Store(path) as store:
+        import_paths(store, [BUNDLED_MONTHS], pack)
+    app = create_app({"DB_PATH": str(path), "TILES": None})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.console_errors = []
+    page.foreign_requests = []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    page.on(
+        "request",
+        lambda r: (
+            page.foreign_requests.append(r.url)
+            if urlparse(r.url).hostname not in ("127.0.0.1", None) and not r.url.startswith("data:")
+            else None
+        ),
+    )
+    yield page
+    context.close()
+
+
+def _open(page, server, query=""):
+    page.goto(f"{server}/{query}")
+    page.wait_for_selector(".leaflet-container")
+    page.wait_for_load_state("networkidle")
+
+
+def _api_hotspots(page, server, query):
+    return page.request.get(f"{server}/api/hotspots{query}").json()["features"]
+
+
+def test_page_loads_offline_without_errors_and_is_screenshotted(page, server):
+    _open(page, server, "?group=asb&period=custom&from=2017-02&to=2018-01")
+    assert page.console_errors == []
+    assert page.foreign_requests == []
+    ARTEFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / "map-page.png"), full_page=True)
+    assert (ARTEFACTS / "map-page.png").stat().st_size > 20_000
+    # Every coloured layer has a legend, and there is a scale bar.
+    legend = page.inner_text(".map-legend")
+    for title in ("Wards", "Surface", "Hotspots", "Incidents"):
+        assert title in legend
+    assert page.locator(".leaflet-control-scale").count() == 1
+
+
+def test_map_holds_one_polygon_per_hotspot(page, server):
+    query = "?group=violence&period=2017-12"
+    _open(page, server, query)
+    features = _api_hotspots(page, server, query)
+    assert len(features) >= 1
+    assert page.locator("path.hotspot-area").count() == len(features)
+    assert page.locator(".rank-label").count() == len(features)
+
+
+def test_changing_the_form_updates_map_and_table(page, server):
+    _open(page, server, "?group=asb&period=2017-12")
+    before = page.inner_text("#hotspot-table")
+    page.select_option("select[name=area]", "Hucknall")
+    page.wait_for_url("**area=Hucknall**")
+    page.wait_for_selector(".leaflet-container")
+    features = _api_hotspots(page, server, "?group=asb&period=2017-12&area=Hucknall")
+    assert page.locator("path.hotspot-area").count() == len(features)
+    after = page.inner_text("#hotspot-table")
+    assert after != before and "Hucknall" in after
+    page.select_option("select[name=group]", "violence")
+    page.wait_for_url("**group=violence**")
+    assert "Violence" in page.inner_text("aside h2")
+    page.select_option("select[name=period]", "2017-11")
+    page.wait_for_url("**period=2017-11**")
+    assert "2017-11" in page.inner_text("#totals")
+
+
+def test_clicking_a_hotspot_shows_its_top_street(page, server):
+    query = "?group=asb&period=2017-12"
+    _open(page, server, query)
+    features = _api_hotspots(page, server, query)
+    label = page.locator(".rank-label", has_text="1").first.bounding_box()
+    page.mouse.click(label["x"] + label["width"] / 2, label["y"] + label["height"] / 2)
+    popup = page.wait_for_selector(".leaflet-popup-content")
+    top_street = features[0]["properties"]["top_streets"].split("; ")[0]
+    assert top_street in popup.inner_text()
+
+
+def test_layer_control_toggles_the_incidents_layer(page, server):
+    _open(page, server, "?group=asb&period=2017-12&area=Selston")
+    assert page.locator(".marker-cluster, .leaflet-marker-pane .leaflet-interactive").count() == 0
+    toggle = page.locator(".leaflet-control-layers-overlays label", has_text="Incidents").locator(
+        "input"
+    )
+    toggle.check()
+    page.wait_for_function("document.body.dataset.incidentsLoaded !== undefined")
+    loaded = int(page.evaluate("document.body.dataset.incidentsLoaded"))
+    assert loaded > 0
+    page.wait_for_timeout(300)
+    shown = page.locator(".marker-cluster").count() + page.locator("path[fill='#2b8cbe']").count()
+    assert shown > 0
+    toggle.uncheck()
+    page.wait_for_timeout(300)
+    assert (
+        page.locator(".marker-cluster").count() + page.locator("path[fill='#2b8cbe']").count() == 0
+    )
+    assert page.console_errors == []

@@ -1,0 +1,132 @@
+"""The web service through Flask's test client: health, the map page, the API and its errors."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+import pytest
+
+from hotspots.importer import import_paths
+from hotspots.store import Store
+from hotspots.web import create_app
+from tests.conftest import BUNDLED_MONTHS
+
+
+@pytest.fixture(scope="module")
+def web_db(tmp_path_factory, pack):
+    path = tmp_path_factory.mktemp("web") / "store.sqlite"
+    with Store(path) as store:
+        import_paths(store, [BUNDLED_MONTHS], pack)
+    return path
+
+
+@pytest.fixture
+def client(web_db):
+    return create_app({"DB_PATH": str(web_db), "TILES": None, "TESTING": True}).test_client()
+
+
+def test_health(client):
+    answer = client.get("/health")
+    assert answer.status_code == 200
+    assert answer.json == {
+        "status": "ok",
+        "store": "reachable",
+        "incidents": 17935,
+        "latest_period": "2019-09",
+    }
+
+
+def test_map_page_defaults_to_latest_period_and_uses_only_local_assets(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.data.decode()
+    assert "2019-09" in html and "Ranked hotspots" in html
+    assert not re.findall(r"(?:src|href)=[\"']https?://", html), (
+        "a CDN or remote asset is referenced"
+    )
+    assert (
+        "/vendor/leaflet/leaflet.js" in html
+        and "/vendor/markercluster/leaflet.markercluster.js" in html
+    )
+    assert client.get("/vendor/leaflet/leaflet.js").status_code == 200
+    assert client.get("/vendor/leaflet/../../package.json").status_code == 404
+
+
+def test_tiles_are_configurable(web_db):
+    with_tiles = create_app(
+        {"DB_PATH": str(web_db), "TILES": "https://tile.example.org/{z}/{x}/{y}.png"}
+    )
+    html = with_tiles.test_client().get("/").data.decode()
+    assert "https://tile.example.org/{z}/{x}/{y}.png" in html
+    default = create_app({"DB_PATH": str(web_db)}).test_client().get("/").data.decode()
+    assert "tile.openstreetmap.org" in default and "OpenStreetMap" in default
+
+
+def test_twelve_month_district_page_stays_light(client):
+    page = client.get("/?from=2017-02&to=2018-01&group=asb")
+    assert page.status_code == 200
+    assert len(page.data) < 1_500_000
+
+
+def test_api_hotspots_match_the_page_table(client):
+    args = "area=Hucknall&group=violence&from=2017-10&to=2017-12"
+    collection = client.get(f"/api/hotspots?{args}").json
+    assert collection["type"] == "FeatureCollection"
+    assert collection["properties"]["area"] == "Hucknall"
+    ranks = [f["properties"]["rank"] for f in collection["features"]]
+    assert ranks == list(range(1, len(ranks) + 1))
+    html = client.get(f"/?{args}&period=custom").data.decode()
+    table = html.split('id="hotspot-table"')[1].split("</table>")[0]
+    assert table.count("<tr>") - 1 == len(ranks)
+    first = collection["features"][0]["properties"]["top_streets"].split("; ")[0]
+    assert first in table
+
+
+def test_api_wards_counts_rates_and_change(client):
+    answer = client.get("/api/wards?group=asb&period=2017-12").json
+    assert answer["period"] == "2017-12" and answer["previous_period"] == "2017-11"
+    wards = {row["ward_code"]: row for row in answer["wards"]}
+    assert len(wards) == 23
+    row = wards["E05010679"]
+    assert row["rate_per_1000"] == pytest.approx(row["incidents"] / 10570 * 1000, abs=0.01)
+    assert sum(r["incidents"] for r in wards.values()) == answer["totals"]["incidents"] == 310
+
+
+def test_api_incidents_geojson_and_csv(client):
+    collection = client.get("/api/incidents?group=asb&period=2017-12&area=Selston").json
+    assert collection["features"] and all(
+        f["geometry"]["type"] == "Point" for f in collection["features"]
+    )
+    csv = client.get("/api/incidents?group=asb&period=2017-12&format=csv")
+    assert csv.mimetype == "text/csv"
+    table = pd.read_csv(io.StringIO(csv.data.decode()))
+    assert len(table) == 310 and {"occurred", "category", "location", "lon", "lat"} <= set(
+        table.columns
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "parameter"),
+    [
+        ("area=Atlantis", "area"),
+        ("group=burglaries", "group"),
+        ("from=2017-13", "from"),
+        ("method=magic", "method"),
+        ("coverage=lots", "coverage"),
+        ("coverage=0.9", "coverage"),
+        ("format=xml", "format"),
+    ],
+)
+def test_bad_parameters_get_400_naming_them(client, args, parameter):
+    endpoint = "/api/incidents" if parameter == "format" else "/api/hotspots"
+    answer = client.get(f"{endpoint}?{args}")
+    assert answer.status_code == 400
+    assert answer.json["parameter"] == parameter and answer.json["error"]
+
+
+def test_bad_parameter_on_the_page_is_a_sentence(client):
+    page = client.get("/?area=Atlantis")
+    assert page.status_code == 400
+    assert "no neighbourhood area called" in page.data.decode()
