@@ -130,3 +130,35 @@ def test_bad_parameter_on_the_page_is_a_sentence(client):
     page = client.get("/?area=Atlantis")
     assert page.status_code == 400
     assert "no neighbourhood area called" in page.data.decode()
+
+
+def test_dated_data_is_mapped_by_iso_week(tmp_path, pack):
+    """Council exports carry dates (generated here: police.uk has none), so periods are weeks."""
+    from hotspots.ingest.mapping import ColumnMapping
+    from tests.conftest import POLICEUK_FIXTURES
+
+    rows = pd.read_csv(POLICEUK_FIXTURES / "2017-12-ashfield-sample.csv", dtype=str)
+    days = [f"2017-12-{1 + (i % 20):02d} 2{i % 4}:10" for i in range(len(rows))]  # 1–20 December
+    export = pd.DataFrame(
+        {"When": days, "Type": "Noise", "Lat": rows["Latitude"], "Lon": rows["Longitude"]}
+    )
+    path = tmp_path / "council.csv"
+    export.to_csv(path, index=False)
+    db = tmp_path / "dated.sqlite"
+    with Store(db) as store:
+        mapping = ColumnMapping(
+            {"datetime": "When", "category": "Type", "lat": "Lat", "lon": "Lon"}
+        )
+        import_paths(store, [path], pack, mapping=mapping)
+    client = create_app({"DB_PATH": str(db), "TILES": None}).test_client()
+    html = client.get("/?group=noise").data.decode()
+    # The latest complete ISO week in the data is 2017-W50 (11–17 December).
+    assert "2017-12-11 to 2017-12-17" in html
+    assert '<option value="2017-W50"' in html and '<option value="2017-W48"' in html
+    answer = client.get("/api/wards?group=noise&period=2017-W49").json
+    assert (
+        answer["period"] == "2017-12-04 to 2017-12-10"
+        and answer["previous_period"] == "2017-11-27 to 2017-12-03"
+    )
+    expected = sum(1 for d in days if "2017-12-04" <= d[:10] <= "2017-12-10")
+    assert answer["totals"]["incidents"] == expected

@@ -1,0 +1,85 @@
+"""Map page weight and server time, and API response times, for the whole district over 12 months.
+
+Runs the real app under waitress on 127.0.0.1 with a temporary store holding the bundled
+Ashfield data, then requests each URL: once cold (first computation) and 20 times warm.
+"Server time" is the time to the last byte on loopback, so it includes HTTP overhead.
+
+    python benchmarks/bench_web.py
+
+Targets (district, 12 months, warm): page weight < 1.5 MB (HTML + JSON, assets excluded);
+server time < 300 ms.
+"""
+
+from __future__ import annotations
+
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+YEAR = "from=2017-02&to=2018-01&period=custom"
+URLS = [
+    ("map page, district, 12 months, asb", f"/?group=asb&{YEAR}"),
+    ("map page, district, 12 months, violence", f"/?group=violence&{YEAR}"),
+    ("map page, Hucknall, 1 month, asb", "/?group=asb&period=2017-12&area=Hucknall"),
+    ("/api/hotspots, district, 12 months", f"/api/hotspots?group=asb&{YEAR}"),
+    ("/api/wards, district, 12 months", f"/api/wards?group=asb&{YEAR}"),
+    ("/api/incidents GeoJSON, district, 12 months", f"/api/incidents?group=asb&{YEAR}"),
+    ("/api/incidents CSV, district, 12 months", f"/api/incidents?group=asb&{YEAR}&format=csv"),
+    ("/health", "/health"),
+]
+
+
+def fetch(url: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=60) as response:
+        body = response.read()
+    return time.perf_counter() - started, len(body)
+
+
+def main() -> None:
+    import waitress
+
+    from hotspots.boundaries import load_pack
+    from hotspots.config import DEFAULT_PACK
+    from hotspots.importer import import_paths
+    from hotspots.store import Store
+    from hotspots.web import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "store.sqlite"
+        with Store(db) as store:
+            import_paths(store, [ROOT / "data" / "policeuk"], load_pack(DEFAULT_PACK))
+        app = create_app({"DB_PATH": str(db), "TILES": None})
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
+        threading.Thread(target=server.run, daemon=True).start()
+        base = f"http://127.0.0.1:{port}"
+        print(
+            f"machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}"
+        )
+        print(
+            f"{'request':<46} {'cold ms':>9} {'warm median ms':>15} {'warm p95 ms':>12} {'bytes':>10}"
+        )
+        for label, path in URLS:
+            cold, size = fetch(base + path)
+            warm = sorted(fetch(base + path)[0] for _ in range(20))
+            p95 = warm[int(0.95 * (len(warm) - 1))]
+            print(
+                f"{label:<46} {cold * 1000:>9.0f} {statistics.median(warm) * 1000:>15.1f} {p95 * 1000:>12.1f} {size:>10,}"
+            )
+        server.close()
+
+
+if __name__ == "__main__":
+    main()
