@@ -19,6 +19,7 @@ from folium.map import Layer
 
 from hotspots.dashboard import MapView, to_wgs84_geojson
 from hotspots.geocode import bng_to_lonlat
+from hotspots.methods.base import HOTSPOT_COLUMNS
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
@@ -324,19 +325,7 @@ def render(fmap: folium.Map) -> RenderedMap:
 def hotspot_features(view: MapView) -> dict:
     """The hotspots as GeoJSON (WGS84) for the API, with plain (unescaped) properties."""
     table = view.hotspots.copy()
-    keep = [
-        "rank",
-        "incidents",
-        "previous",
-        "trend",
-        "area_m2",
-        "density_per_km2",
-        "share_of_incidents",
-        "wards",
-        "areas",
-        "top_streets",
-        "geometry",
-    ]
+    keep = [*HOTSPOT_COLUMNS[:2], "previous", "trend", *HOTSPOT_COLUMNS[2:]]
     table = table[[c for c in keep if c in table.columns]]
     collection = to_wgs84_geojson(table)
     return json.loads(json.dumps(collection, default=float))

@@ -31,6 +31,32 @@ def postcodes():
     return load_postcodes(str(DEFAULT_POSTCODES))
 
 
+@pytest.fixture(scope="session")
+def bundled_db(tmp_path_factory, pack) -> Path:
+    """A store holding every bundled police.uk month, imported once per test session.
+
+    Shared: a test that writes to it must copy it first (see ``bundled_copy``).
+    """
+    from hotspots.importer import import_paths
+
+    path = tmp_path_factory.mktemp("bundled") / "store.sqlite"
+    with Store(path) as store:
+        import_paths(store, [BUNDLED_MONTHS], pack)
+    return path
+
+
+@pytest.fixture
+def bundled_copy(bundled_db, tmp_path) -> Path:
+    """A private copy of the bundled store, for tests that change it."""
+    import shutil
+
+    with Store(bundled_db) as store:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    copy = tmp_path / "bundled-copy.sqlite"
+    shutil.copyfile(bundled_db, copy)
+    return copy
+
+
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "store.sqlite"

@@ -15,10 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from hotspots.config import PROJECT_ROOT
-from hotspots.importer import import_paths
-from hotspots.store import Store
 from hotspots.web import create_app
-from tests.conftest import BUNDLED_MONTHS
 
 CHROMIUM = "/usr/bin/chromium"
 ARTEFACTS = PROJECT_ROOT / "test-artefacts"
@@ -32,11 +29,8 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, pack):
-    path = tmp_path_factory.mktemp("browser") / "store.sqlite"
-    with Store(path) as store:
-        import_paths(store, [BUNDLED_MONTHS], pack)
-    app = create_app({"DB_PATH": str(path), "TILES": None})
+def server(bundled_db):
+    app = create_app({"DB_PATH": str(bundled_db), "TILES": None})
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

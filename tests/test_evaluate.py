@@ -14,7 +14,6 @@ import shapely
 from hotspots.evaluate import folds, score
 from hotspots.methods import StudyArea
 from hotspots.methods.base import describe
-from tests.conftest import BUNDLED_MONTHS
 
 SQUARE = shapely.box(0, 0, 1000, 1000)  # A = 1 km²
 
@@ -90,17 +89,6 @@ def test_weekly_folds_for_dated_data():
     assert (first_test.end - first_test.start).days == 7
 
 
-@pytest.fixture(scope="module")
-def bundled_db(tmp_path_factory, pack):
-    from hotspots.importer import import_paths
-    from hotspots.store import Store
-
-    path = tmp_path_factory.mktemp("bundled") / "store.sqlite"
-    with Store(path) as store:
-        import_paths(store, [BUNDLED_MONTHS], pack)
-    return path
-
-
 def test_evaluate_command_on_bundled_data(run_cli, bundled_db):
     code, out, err = run_cli(
         "evaluate", "--group", "violence", "--methods", "grid,kde,gistar", db=bundled_db
@@ -153,7 +141,8 @@ def test_methods_command_lists_every_parameter(run_cli):
     assert "bandwidth" in out and "min_density" in out and "half_life_days" in out
 
 
-def test_recommend_saves_and_detect_uses_it(run_cli, bundled_db):
+def test_recommend_saves_and_detect_uses_it(run_cli, bundled_copy):
+    bundled_db = bundled_copy
     from hotspots.evaluate import Recommendation, save_recommendation, saved_recommendation
     from hotspots.store import Store
 

@@ -11,15 +11,11 @@ import pytest
 from hotspots.importer import import_paths
 from hotspots.store import Store
 from hotspots.web import create_app
-from tests.conftest import BUNDLED_MONTHS
 
 
 @pytest.fixture(scope="module")
-def web_db(tmp_path_factory, pack):
-    path = tmp_path_factory.mktemp("web") / "store.sqlite"
-    with Store(path) as store:
-        import_paths(store, [BUNDLED_MONTHS], pack)
-    return path
+def web_db(bundled_db):
+    return bundled_db
 
 
 @pytest.fixture

@@ -227,6 +227,26 @@ def default_cell_size(boundary: StudyArea) -> float:
     return max(25.0, round(min(maxx - minx, maxy - miny) / 50 / 25) * 25)
 
 
+def resolve_cell_params(
+    spec: ParamSpec, given: dict | None, boundary: StudyArea
+) -> tuple[dict, list[str]]:
+    """A grid method's parameters with the cell size computed (and announced) when not given."""
+    values = spec.resolve(given)
+    notes = []
+    if values.get("cell_size") is None:
+        values["cell_size"] = default_cell_size(boundary)
+        notes.append(
+            f"Cell size {values['cell_size']:g} m (shorter side of {boundary.name} ÷ 50, rounded to 25 m)."
+        )
+    return values, notes
+
+
+def above_mean(values: np.ndarray, mask: np.ndarray, k: float) -> np.ndarray:
+    """The native rule of the surface methods: cells at least k × the study area's mean value."""
+    mean = values[mask].mean() if mask.any() else 0.0
+    return values >= max(k * mean, 1e-12)
+
+
 # -- grids ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Grid:

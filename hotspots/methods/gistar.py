@@ -19,7 +19,7 @@ from hotspots.methods.base import (
     ParamSpec,
     StudyArea,
     check_incidents,
-    default_cell_size,
+    resolve_cell_params,
     surface_result,
     timed,
     weights_of,
@@ -106,13 +106,7 @@ def gi_star(counts: np.ndarray, mask: np.ndarray, kernel: np.ndarray) -> np.ndar
 def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResult:
     """Cells significantly hotter than the study area (Gi*), contiguous cells joined."""
     check_incidents(incidents)
-    values = PARAMS.resolve(params)
-    notes = []
-    if values["cell_size"] is None:
-        values["cell_size"] = default_cell_size(boundary)
-        notes.append(
-            f"Cell size {values['cell_size']:g} m (shorter side of {boundary.name} ÷ 50, rounded to 25 m)."
-        )
+    values, notes = resolve_cell_params(PARAMS, params, boundary)
     if values["distance_band"] is None:
         values["distance_band"] = 2 * values["cell_size"]
         notes.append(f"Distance band {values['distance_band']:g} m (2 × cell size).")

@@ -8,8 +8,9 @@ from hotspots.methods.base import (
     Param,
     ParamSpec,
     StudyArea,
+    above_mean,
     check_incidents,
-    default_cell_size,
+    resolve_cell_params,
     surface_result,
     timed,
     weights_of,
@@ -45,20 +46,13 @@ CANDIDATES = [{}, {"cell_size": 150}]
 def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResult:
     """Hot cells by incident count; contiguous hot cells form one hotspot."""
     check_incidents(incidents)
-    values = PARAMS.resolve(params)
-    notes = []
-    if values["cell_size"] is None:
-        values["cell_size"] = default_cell_size(boundary)
-        notes.append(
-            f"Cell size {values['cell_size']:g} m (shorter side of {boundary.name} ÷ 50, rounded to 25 m)."
-        )
+    values, notes = resolve_cell_params(PARAMS, params, boundary)
     finish = timed(NAME, values, incidents)
     grid = Grid.covering(boundary.geometry, values["cell_size"])
     mask = grid.inside(boundary.geometry)
     x, y = xy(incidents)
     counts = grid.counts(x, y, weights_of(incidents))
-    mean = counts[mask].mean() if mask.any() else 0.0
-    native = counts >= max(values["threshold_k"] * mean, 1e-12)
+    native = above_mean(counts, mask, values["threshold_k"])
     return surface_result(
         NAME, finish, grid, counts, mask, incidents, boundary, coverage, native, notes
     )

@@ -14,11 +14,12 @@ from hotspots.methods.base import (
     Param,
     ParamSpec,
     StudyArea,
+    above_mean,
     check_incidents,
     convolve_counts,
-    default_cell_size,
     disk_kernel,
     quartic,
+    resolve_cell_params,
     surface_result,
     timed,
     weights_of,
@@ -72,13 +73,7 @@ def density(x, y, weights, grid: Grid, bandwidth: float) -> np.ndarray:
 def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResult:
     """Hot cells of a quartic density surface; contiguous hot cells form one hotspot."""
     check_incidents(incidents)
-    values = PARAMS.resolve(params)
-    notes = []
-    if values["cell_size"] is None:
-        values["cell_size"] = default_cell_size(boundary)
-        notes.append(
-            f"Cell size {values['cell_size']:g} m (shorter side of {boundary.name} ÷ 50, rounded to 25 m)."
-        )
+    values, notes = resolve_cell_params(PARAMS, params, boundary)
     if values["bandwidth"] is None:
         values["bandwidth"] = 2 * values["cell_size"]
         notes.append(f"Bandwidth {values['bandwidth']:g} m (2 × cell size).")
@@ -87,8 +82,7 @@ def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResu
     mask = grid.inside(boundary.geometry)
     x, y = xy(incidents)
     surface = density(x, y, weights_of(incidents), grid, values["bandwidth"])
-    mean = surface[mask].mean() if mask.any() else 0.0
-    native = surface >= max(values["threshold_k"] * mean, 1e-12)
+    native = above_mean(surface, mask, values["threshold_k"])
     return surface_result(
         NAME, finish, grid, surface, mask, incidents, boundary, coverage, native, notes
     )

@@ -16,11 +16,12 @@ from hotspots.methods.base import (
     Param,
     ParamSpec,
     StudyArea,
+    above_mean,
     check_incidents,
     convolve_counts,
-    default_cell_size,
     disk_kernel,
     quartic,
+    resolve_cell_params,
     surface_result,
     timed,
     weights_of,
@@ -112,13 +113,7 @@ def recency_weights(occurred: pd.Series, values: dict) -> np.ndarray:
 def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResult:
     """Where recent incidents nearby make the next ones most likely."""
     check_incidents(incidents)
-    values = PARAMS.resolve(params)
-    notes = []
-    if values["cell_size"] is None:
-        values["cell_size"] = default_cell_size(boundary)
-        notes.append(
-            f"Cell size {values['cell_size']:g} m (shorter side of {boundary.name} ÷ 50, rounded to 25 m)."
-        )
+    values, notes = resolve_cell_params(PARAMS, params, boundary)
     finish = timed(NAME, values, incidents)
     grid = Grid.covering(boundary.geometry, values["cell_size"], margin=values["bandwidth"])
     mask = grid.inside(boundary.geometry)
@@ -136,8 +131,7 @@ def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResu
     if kernel.sum() == 0:
         kernel = np.ones((1, 1))
     risk = convolve_counts(counts, kernel)
-    mean = risk[mask].mean() if mask.any() else 0.0
-    native = risk >= max(values["threshold_k"] * mean, 1e-12)
+    native = above_mean(risk, mask, values["threshold_k"])
     return surface_result(
         NAME, finish, grid, risk, mask, incidents, boundary, coverage, native, notes
     )
