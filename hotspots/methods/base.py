@@ -106,6 +106,17 @@ class ParamSpec:
         return values
 
 
+# The cell size every grid method takes; None means the default rule (see default_cell_size).
+CELL_SIZE = Param(
+    "cell_size",
+    None,
+    10,
+    2000,
+    "m",
+    "Side of each square cell (default: shorter side of the area ÷ 50, to 25 m).",
+)
+
+
 # -- study area and result --------------------------------------------------------------------
 @dataclass
 class StudyArea:

@@ -13,6 +13,7 @@ from scipy import stats
 from scipy.signal import fftconvolve
 
 from hotspots.methods.base import (
+    CELL_SIZE,
     Grid,
     HotspotResult,
     Param,
@@ -30,14 +31,7 @@ NAME = "gistar"
 TITLE = "Getis-Ord Gi* (FDR)"
 PARAMS = ParamSpec(
     (
-        Param(
-            "cell_size",
-            None,
-            25,
-            2000,
-            "m",
-            "Cell size (default: shorter side of the area ÷ 50, to 25 m).",
-        ),
+        CELL_SIZE,
         Param(
             "distance_band",
             None,

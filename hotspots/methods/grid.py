@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hotspots.methods.base import (
+    CELL_SIZE,
     Grid,
     HotspotResult,
     Param,
@@ -21,14 +22,7 @@ NAME = "grid"
 TITLE = "Grid counts"
 PARAMS = ParamSpec(
     (
-        Param(
-            "cell_size",
-            None,
-            25,
-            2000,
-            "m",
-            "Side of each square cell (default: shorter side of the area ÷ 50, to 25 m).",
-        ),
+        CELL_SIZE,
         Param(
             "threshold_k",
             5.0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from hotspots.methods.base import (
+    CELL_SIZE,
     Grid,
     HotspotResult,
     Param,
@@ -30,14 +31,7 @@ NAME = "kde"
 TITLE = "Kernel density (quartic)"
 PARAMS = ParamSpec(
     (
-        Param(
-            "cell_size",
-            None,
-            10,
-            1000,
-            "m",
-            "Output cell size (default: shorter side of the area ÷ 50, to 25 m).",
-        ),
+        CELL_SIZE,
         Param(
             "bandwidth",
             None,

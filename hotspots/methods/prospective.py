@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from hotspots.methods.base import (
+    CELL_SIZE,
     Grid,
     HotspotResult,
     Param,
@@ -32,14 +33,7 @@ NAME = "prospective"
 TITLE = "Prospective (recency-weighted)"
 PARAMS = ParamSpec(
     (
-        Param(
-            "cell_size",
-            None,
-            10,
-            1000,
-            "m",
-            "Cell size (default: shorter side of the area ÷ 50, to 25 m).",
-        ),
+        CELL_SIZE,
         Param("bandwidth", 400.0, 25, 5000, "m", "Incidents further than this add no risk."),
         Param(
             "space_kernel",
