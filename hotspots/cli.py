@@ -643,6 +643,83 @@ def serve_command(obj: Context, host, port, tiles, threads) -> None:
     waitress.serve(app, host=host, port=port, threads=threads, ident="hotspots")
 
 
+@cli.command("tasking")
+@click.option("--area", help="Neighbourhood area (default: every area).")
+@click.option("--group", required=True, help="Category group, e.g. asb or violence.")
+@click.option(
+    "--from", "start", required=True, metavar="YYYY-MM", help="First month (or day, or ISO week)."
+)
+@click.option("--to", "end", metavar="YYYY-MM", help="Last month (default: --from).")
+@click.option(
+    "--top",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 10),
+    help="Patrol areas per neighbourhood area.",
+)
+@click.option(
+    "--method", help="Hotspot method (default: the group's saved recommendation, else kde)."
+)
+@click.option("--visit-minutes", default=15, show_default=True, type=click.IntRange(5, 60))
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="pack.pdf or pack.html",
+)
+@click.pass_obj
+def tasking_command(
+    obj: Context, area, group, start, end, top, method, visit_minutes, out_path
+) -> None:
+    """Build the printable tasking pack: a cover and one page per patrol area."""
+    from hotspots.printing import html_document, pdf_bytes
+    from hotspots.tasking import build_pack
+
+    path = Path(out_path)
+    if path.suffix.lower() not in (".pdf", ".html", ".htm"):
+        raise HotspotsError(f"--out must end in .pdf or .html, not '{path.name}'.")
+    pack = obj.pack()
+    with obj.store() as store:
+        tasking = build_pack(
+            store,
+            pack,
+            obj.groups(),
+            group,
+            parse_period(start, end),
+            [area] if area else None,
+            method=method,
+            top=top,
+            visit_minutes=visit_minutes,
+        )
+    if path.suffix.lower() == ".pdf":
+        path.write_bytes(pdf_bytes(tasking, pack))
+    else:
+        path.write_text(html_document(tasking, pack), encoding="utf-8")
+    rows = pd.DataFrame(
+        [
+            {
+                "id": p.id,
+                "priority": p.priority,
+                "incidents": p.incidents,
+                "trend": p.trend,
+                "streets": "; ".join(p.top_streets),
+                "visits/day": p.visits_per_day,
+            }
+            for p in tasking.patrol_areas
+        ]
+    )
+    if not rows.empty:
+        emit(
+            rows,
+            "table",
+            f"Patrol areas: {tasking.group_label}, {', '.join(tasking.areas)}, {tasking.period.label}",
+        )
+    for note in tasking.notes:
+        err.print(note)
+    out.print(f"Wrote the tasking pack ({len(tasking.patrol_areas) + 1} pages) to {path}.")
+
+
 @cli.command("start")
 @click.pass_obj
 def start_command(obj: Context) -> None:

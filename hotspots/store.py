@@ -82,6 +82,16 @@ CREATE TABLE IF NOT EXISTS rejects (
 );
 CREATE INDEX IF NOT EXISTS rejects_import ON rejects (import_id);
 
+-- Patrol areas as issued in tasking packs, so IDs carry over to the next period.
+CREATE TABLE IF NOT EXISTS patrol_areas (
+    group_key TEXT NOT NULL,
+    area TEXT NOT NULL,
+    period TEXT NOT NULL,
+    patrol_id TEXT NOT NULL,
+    polygon BLOB NOT NULL,     -- WKB, EPSG:27700
+    PRIMARY KEY (group_key, area, period, patrol_id)
+);
+
 -- The back-tested best method and settings per category group (hotspots recommend).
 CREATE TABLE IF NOT EXISTS recommendations (
     group_key TEXT PRIMARY KEY,
@@ -305,6 +315,34 @@ class Store:
             "SELECT details FROM recommendations WHERE group_key = ?", (group,)
         ).fetchone()
         return json.loads(row[0]) if row else None
+
+    def save_patrol_areas(
+        self, group: str, area: str, period: str, areas: list[tuple[str, bytes]]
+    ) -> None:
+        """Record the patrol areas issued for a period (replacing any issued before for it)."""
+        cur = self.conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute(
+                "DELETE FROM patrol_areas WHERE group_key = ? AND area = ? AND period = ?",
+                (group, area, period),
+            )
+            cur.executemany(
+                "INSERT INTO patrol_areas (group_key, area, period, patrol_id, polygon) VALUES (?, ?, ?, ?, ?)",
+                [(group, area, period, pid, wkb) for pid, wkb in areas],
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def patrol_areas(self, group: str, area: str, period: str) -> list[tuple[str, bytes]]:
+        rows = self.conn.execute(
+            "SELECT patrol_id, polygon FROM patrol_areas WHERE group_key = ? AND area = ? AND period = ?"
+            " ORDER BY patrol_id",
+            (group, area, period),
+        )
+        return rows.fetchall()
 
     # -- reading ---------------------------------------------------------------------------
     def count(self) -> int:

@@ -150,3 +150,23 @@ def test_layer_control_toggles_the_incidents_layer(page, server):
         page.locator(".marker-cluster").count() + page.locator("path[fill='#2b8cbe']").count() == 0
     )
     assert page.console_errors == []
+
+
+def test_print_view_prints_to_the_same_number_of_a4_pages(page, server):
+    import io
+
+    from pypdf import PdfReader
+
+    page.goto(f"{server}/tasking?area=Hucknall&group=asb&period=2017-12")
+    page.wait_for_load_state("networkidle")
+    sections = page.locator("section.page").count()
+    patrol_areas = page.locator("section.patrol-area").count()
+    assert patrol_areas >= 1 and sections == patrol_areas + 1
+    assert page.console_errors == [] and page.foreign_requests == []
+    pdf = page.pdf(format="A4", print_background=True, prefer_css_page_size=True)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == sections
+    (ARTEFACTS / "tasking-print.pdf").write_bytes(pdf)
+    server_pdf = page.request.get(
+        f"{server}/tasking.pdf?area=Hucknall&group=asb&period=2017-12"
+    ).body()
+    assert len(PdfReader(io.BytesIO(server_pdf)).pages) == sections

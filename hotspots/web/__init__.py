@@ -32,12 +32,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["TILES"] in ("", "none", "None"):
         app.config["TILES"] = None
 
-    from hotspots.web import api, assets, db, pages
+    from hotspots.web import api, assets, db, pages, tasking
 
     db.init_app(app)
     app.register_blueprint(assets.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(tasking.bp)
 
     missing = assets.missing_assets(Path(app.config["ASSETS_DIR"]))
     if missing:

@@ -48,9 +48,24 @@ def home():
     key = ("map", assets, incidents_url, tiles)
     if key not in view.renderings:
         view.renderings[key] = render(build_map(view, assets, incidents_url, tiles))
+    # Tasking packs are per neighbourhood area: a ward's pack is its area's.
+    area = query.area
+    if area and area not in choices.areas:
+        area = pack.ward_area.get(
+            dict(zip(pack.wards["ward_name"], pack.wards["ward_code"], strict=True)).get(area)
+        )
+    tasking_args = {
+        "group": query.group,
+        "from": args["from"],
+        "to": args["to"],
+        "method": query.method,
+    }
+    if area:
+        tasking_args["area"] = area
     return render_template(
         "map.html",
         error=None,
+        tasking_args=tasking_args,
         options=choices,
         args=request.args,
         query=query,

@@ -1,0 +1,72 @@
+"""The tasking pack: an A4 print view and a PDF, for the weekly tasking meeting."""
+
+from __future__ import annotations
+
+import html
+
+from flask import Blueprint, Response, request, url_for
+
+from hotspots.dashboard import QueryError, default_period
+from hotspots.errors import HotspotsError
+from hotspots.periods import parse_period
+from hotspots.printing import html_document, pdf_bytes
+from hotspots.tasking import DEFAULT_TOP, build_pack
+from hotspots.web.db import get_groups, get_pack, get_store
+
+bp = Blueprint("tasking", __name__)
+
+
+def _pack_from_request():
+    store, pack, groups = get_store(), get_pack(), get_groups()
+    args = request.args
+    area = (args.get("area") or "").strip()
+    group = (args.get("group") or "asb").strip()
+    if group not in groups.keys_for(store.categories()):
+        raise QueryError("group", f"group: '{group}' is not a group in the store.")
+    try:
+        areas = [pack.area_named(area).name] if area else None
+    except HotspotsError as exc:
+        raise QueryError("area", f"area: {exc} (tasking packs are per neighbourhood area)") from exc
+    single = (args.get("period") or "").strip()
+    start, end = (
+        (single, single)
+        if single
+        else ((args.get("from") or "").strip(), (args.get("to") or "").strip())
+    )
+    try:
+        period = (
+            parse_period(start or end, end or None) if (start or end) else default_period(store)
+        )
+    except HotspotsError as exc:
+        raise QueryError("period", str(exc).replace("--", "")) from exc
+    try:
+        top = int(args.get("top") or DEFAULT_TOP)
+    except ValueError:
+        raise QueryError("top", "top must be a whole number of patrol areas per area.") from None
+    if not 1 <= top <= 10:
+        raise QueryError("top", "top must be between 1 and 10.")
+    method = (args.get("method") or "").strip() or None
+    return pack, build_pack(store, pack, groups, group, period, areas, method=method, top=top)
+
+
+@bp.errorhandler(QueryError)
+def bad_parameter(exc: QueryError):
+    return Response(f"<p>{html.escape(str(exc))}</p>", status=400, mimetype="text/html")
+
+
+@bp.get("/tasking")
+def print_view():
+    pack, tasking = _pack_from_request()
+    pdf_url = url_for("tasking.pdf", **request.args)
+    return html_document(tasking, pack, pdf_url=pdf_url)
+
+
+@bp.get("/tasking.pdf")
+def pdf():
+    pack, tasking = _pack_from_request()
+    name = f"tasking-{'-'.join(a.split()[0] for a in tasking.areas)}-{tasking.group}-{tasking.period.label.replace(' ', '')}.pdf"
+    return Response(
+        pdf_bytes(tasking, pack),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )
