@@ -720,6 +720,96 @@ def tasking_command(
     out.print(f"Wrote the tasking pack ({len(tasking.patrol_areas) + 1} pages) to {path}.")
 
 
+@cli.command("report")
+@click.option(
+    "--from",
+    "start",
+    metavar="YYYY-MM",
+    help="First month (default: the latest 12 months with data).",
+)
+@click.option(
+    "--to", "end", metavar="YYYY-MM", help="Last month (default: 11 months after --from)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "html"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(),
+    help="File (.csv, .zip of every table, .html) or folder for the CSVs.",
+)
+@click.option(
+    "--target",
+    "target_pairs",
+    multiple=True,
+    metavar="CATEGORY=Reduce|Monitor",
+    help="Set and keep a row's target.",
+)
+@click.pass_obj
+def report_command(obj: Context, start, end, fmt, out_path, target_pairs) -> None:
+    """The strategic assessment: crime table, area shares, ward rates, monthly trend."""
+    from hotspots.assessment import TARGETS, strategic_assessment
+    from hotspots.periods import add_months, latest_full_window
+    from hotspots.printing import report_html
+
+    with obj.store() as store:
+        for pair in target_pairs:
+            category, sep, target = pair.rpartition("=")
+            if not sep or target not in TARGETS:
+                raise HotspotsError(
+                    f"--target '{pair}' must be CATEGORY=Reduce or CATEGORY=Monitor."
+                )
+            store.set_report_target(category.strip(), target)
+        if start:
+            first = parse_period(start).start
+            period = parse_period(start, end or add_months(first, 11).strftime("%Y-%m"))
+        else:
+            period = latest_full_window(store.months(), 12)
+            if period is None:
+                raise HotspotsError("No 12 consecutive months with data: give --from and --to.")
+        assessment = strategic_assessment(store, obj.pack(), obj.groups(), period)
+    for warning in assessment.warnings:
+        err.print(f"Warning: {warning}")
+    if fmt == "html":
+        document = report_html(assessment)
+        if not out_path:
+            raise HotspotsError("--format html needs --out FILE.html.")
+        Path(out_path).write_text(document, encoding="utf-8")
+        out.print(f"Wrote the report to {out_path}.")
+        return
+    if fmt == "csv":
+        if not out_path:
+            sys.stdout.write(assessment.csv("crime"))
+            return
+        target = Path(out_path)
+        if target.suffix.lower() == ".zip":
+            target.write_bytes(assessment.zip_bytes())
+        elif target.suffix.lower() == ".csv":
+            target.write_text(assessment.csv("crime"), encoding="utf-8")
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            for name in assessment.tables():
+                (target / f"{name}.csv").write_text(assessment.csv(name), encoding="utf-8")
+        out.print(f"Wrote the report tables to {out_path}.")
+        return
+    title = f"{assessment.current.label} against {assessment.previous.label}"
+    emit(
+        assessment.crime.assign(
+            pct_change=assessment.crime["pct_change"].map(
+                lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}%"
+            )
+        ),
+        "table",
+        f"Crime: {title}",
+    )
+    emit(assessment.areas, "table", "Neighbourhood areas: shares and rates per 1,000")
+
+
 @cli.command("start")
 @click.pass_obj
 def start_command(obj: Context) -> None:

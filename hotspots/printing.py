@@ -397,3 +397,48 @@ def html_document(tasking: TaskingPack, pack: BoundaryPack, pdf_url: str | None 
     return env.get_template("tasking.html").render(
         tasking=tasking, overview=overview, pages=pages, pdf_url=pdf_url
     )
+
+
+def trend_chart(assessment) -> str:
+    """Monthly counts (ASB, violence, total crime) as a PNG data URI; gaps where months lack data."""
+    fig = plt.figure(figsize=(7.5, 2.8))
+    ax = fig.add_axes([0.07, 0.22, 0.9, 0.68])
+    monthly = assessment.monthly
+    x = range(len(monthly))
+    styles = {
+        "total_crime": ("-", "o", "Total crime (excl. ASB)"),
+        "asb": ("--", "s", "ASB"),
+        "violence": (":", "^", "Violence"),
+    }
+    for column, (line, marker, label) in styles.items():
+        values = [float("nan") if pd_isna(v) else float(v) for v in monthly[column]]
+        ax.plot(x, values, linestyle=line, marker=marker, color="black", label=label, markersize=4)
+    ax.set_xticks(
+        list(x),
+        [m if i % 2 == 0 else "" for i, m in enumerate(monthly["month"])],
+        fontsize=7,
+        rotation=45,
+    )
+    ax.tick_params(axis="y", labelsize=7)
+    ax.axvline(len(assessment.previous.months) - 0.5, color="grey", linewidth=0.8)
+    ax.legend(fontsize=7, frameon=False, ncol=3, loc="upper left")
+    ax.set_title("Incidents per month (gaps: no data)", fontsize=9)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def pd_isna(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "<NA>"
+
+
+def report_html(assessment, links: dict | None = None) -> str:
+    """The strategic assessment as a printable HTML page."""
+    env = Environment(
+        loader=FileSystemLoader(str(PROJECT_ROOT / "templates")),
+        autoescape=select_autoescape(["html"]),
+    )
+    return env.get_template("report.html").render(
+        a=assessment, chart=trend_chart(assessment), links=links or {}
+    )

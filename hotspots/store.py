@@ -92,6 +92,12 @@ CREATE TABLE IF NOT EXISTS patrol_areas (
     PRIMARY KEY (group_key, area, period, patrol_id)
 );
 
+-- The analyst's target per strategic-assessment row: Reduce or Monitor.
+CREATE TABLE IF NOT EXISTS report_targets (
+    category TEXT PRIMARY KEY,
+    target TEXT NOT NULL CHECK (target IN ('Reduce', 'Monitor'))
+);
+
 -- The back-tested best method and settings per category group (hotspots recommend).
 CREATE TABLE IF NOT EXISTS recommendations (
     group_key TEXT PRIMARY KEY,
@@ -335,6 +341,16 @@ class Store:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
+
+    def report_targets(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT category, target FROM report_targets").fetchall())
+
+    def set_report_target(self, category: str, target: str) -> None:
+        self.conn.execute(
+            "INSERT INTO report_targets (category, target) VALUES (?, ?)"
+            " ON CONFLICT (category) DO UPDATE SET target = excluded.target",
+            (category, target),
+        )
 
     def patrol_areas(self, group: str, area: str, period: str) -> list[tuple[str, bytes]]:
         rows = self.conn.execute(

@@ -1,0 +1,64 @@
+"""The strategic assessment report: a printable page and its tables as CSV."""
+
+from __future__ import annotations
+
+import html
+
+from flask import Blueprint, Response, request, url_for
+
+from hotspots.assessment import strategic_assessment
+from hotspots.errors import HotspotsError
+from hotspots.periods import add_months, latest_full_window, parse_period
+from hotspots.printing import report_html
+from hotspots.web.db import get_groups, get_pack, get_store
+
+bp = Blueprint("report", __name__)
+
+
+def _assessment():
+    store = get_store()
+    start, end = (request.args.get("from") or "").strip(), (request.args.get("to") or "").strip()
+    if start:
+        first = parse_period(start).start
+        period = parse_period(start, end or add_months(first, 11).strftime("%Y-%m"))
+    else:
+        period = latest_full_window(store.months(), 12) or parse_period(store.months()[-1])
+    return strategic_assessment(store, get_pack(), get_groups(), period)
+
+
+@bp.errorhandler(HotspotsError)
+def bad_request(exc: HotspotsError):
+    return Response(f"<p>{html.escape(str(exc))}</p>", status=400, mimetype="text/html")
+
+
+@bp.get("/report")
+def page():
+    assessment = _assessment()
+    args = dict(request.args)
+    links = {"all tables (zip)": url_for("report.zip_file", **args)}
+    links.update(
+        {
+            f"{name} (CSV)": url_for("report.csv_file", table=name, **args)
+            for name in assessment.tables()
+        }
+    )
+    return report_html(assessment, links)
+
+
+@bp.get("/report/<table>.csv")
+def csv_file(table: str):
+    assessment = _assessment()
+    return Response(
+        assessment.csv(table),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=assessment-{table}.csv"},
+    )
+
+
+@bp.get("/report.zip")
+def zip_file():
+    return Response(
+        _assessment().zip_bytes(),
+        mimetype="application/zip",
+        headers={"Content-Disposition": "attachment; filename=assessment.zip"},
+    )
