@@ -411,17 +411,15 @@ def detect_command(
     obj: Context, group, start, end, method, pairs, coverage, area, out_path
 ) -> None:
     """Find hotspots with one method and print them ranked."""
-    from hotspots.evaluate import saved_recommendation
     from hotspots.methods import StudyArea, get_method
+    from hotspots.profiles import settings_for
     from hotspots.reports import group_categories
 
     if method is None:
         with obj.store() as store:
-            saved = saved_recommendation(store, group)
-        method = saved.method if saved else "kde"
-        base_params = dict(saved.params) if saved else {}
-        if saved:
-            err.print(f"Using the saved recommendation for {group}: {saved.label}.")
+            chosen = settings_for(store, group)
+        method, base_params = chosen.method, dict(chosen.params)
+        err.print(f"Using the {chosen.source} for {group}: {method}.")
     else:
         base_params = {}
     module = get_method(method)
@@ -808,6 +806,132 @@ def report_command(obj: Context, start, end, fmt, out_path, target_pairs) -> Non
         f"Crime: {title}",
     )
     emit(assessment.areas, "table", "Neighbourhood areas: shares and rates per 1,000")
+
+
+@cli.group("profile")
+def profile_group() -> None:
+    """Named method settings per group, used by the maps and tasking packs (with history)."""
+
+
+@profile_group.command("list")
+@click.pass_obj
+def profile_list(obj: Context) -> None:
+    """The current profile of every group."""
+    from hotspots import profiles
+
+    with obj.store() as store:
+        rows = profiles.all_current(store)
+    if not rows:
+        out.print(
+            "No profiles saved yet. Save one with: hotspots profile save --group asb --name … --method … --note …"
+        )
+        return
+    emit(
+        pd.DataFrame(
+            [
+                {
+                    "group": p.group,
+                    "profile": p.label,
+                    "coverage": p.coverage,
+                    "version": p.version,
+                    "saved_at": p.saved_at,
+                    "saved_by": p.saved_by or "",
+                }
+                for p in rows
+            ]
+        ),
+        "table",
+        "Profiles in use",
+    )
+
+
+@profile_group.command("show")
+@click.option("--group", required=True)
+@click.pass_obj
+def profile_show(obj: Context, group) -> None:
+    """Every saved version of a group's profile: who, when, why and the scores then."""
+    from hotspots import profiles
+
+    with obj.store() as store:
+        rows = profiles.history(store, group)
+    if not rows:
+        raise HotspotsError(f"Group '{group}' has no saved profile.")
+    emit(
+        pd.DataFrame(
+            [
+                {
+                    "version": p.version,
+                    "profile": p.label,
+                    "coverage": p.coverage,
+                    "saved_at": p.saved_at,
+                    "saved_by": p.saved_by or "",
+                    "note": p.note,
+                    "mean_pei": "" if not p.scores else round(p.scores.get("pei", float("nan")), 3),
+                }
+                for p in rows
+            ]
+        ),
+        "table",
+        f"Profile history for {group} (last is current)",
+    )
+
+
+@profile_group.command("save")
+@click.option("--group", required=True)
+@click.option("--name", required=True, help="e.g. 'ASB — default'")
+@click.option("--method", required=True)
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE")
+@click.option("--coverage", default=0.02, show_default=True, type=click.FloatRange(0.001, 0.5))
+@click.option("--note", required=True, help="Why this setting (required).")
+@click.option(
+    "--by",
+    "saved_by",
+    default=lambda: os.environ.get("USER"),
+    help="Who is saving (default: $USER).",
+)
+@click.option("--score/--no-score", default=True, help="Back-test the setting and keep its scores.")
+@click.pass_obj
+def profile_save(obj: Context, group, name, method, pairs, coverage, note, saved_by, score) -> None:
+    """Save the group's profile (a new version); maps and tasking packs use it at once."""
+    from hotspots import profiles
+    from hotspots.evaluate import Config, backtest, mean_scores
+
+    params = _parse_params(pairs, method)
+    with obj.store() as store:
+        scores = None
+        if score:
+            try:
+                folds = backtest(
+                    store,
+                    obj.pack(),
+                    obj.groups(),
+                    group,
+                    [Config.of(method, params)],
+                    coverage=coverage,
+                )
+                means = mean_scores(folds).iloc[0]
+                scores = {k: float(means[k]) for k in ("pai", "pei", "rri", "hit_rate")} | {
+                    "folds": int(means["folds"])
+                }
+            except HotspotsError as exc:
+                err.print(f"Not scored: {exc}")
+        saved = profiles.save(store, group, name, method, params, coverage, note, saved_by, scores)
+    out.print(f"Saved version {saved.version} of the {group} profile: {saved.label}.")
+
+
+@profile_group.command("revert")
+@click.option("--group", required=True)
+@click.option("--version", "version", required=True, type=int)
+@click.option("--note", required=True, help="Why revert (required).")
+@click.option("--by", "saved_by", default=lambda: os.environ.get("USER"))
+@click.pass_obj
+def profile_revert(obj: Context, group, version, note, saved_by) -> None:
+    """Make an earlier version current again (recorded as a new version)."""
+    from hotspots import profiles
+
+    with obj.store() as store:
+        saved = profiles.revert(store, group, version, note, saved_by)
+    out.print(f"Version {version} is current again as version {saved.version}: {saved.label}.")
 
 
 @cli.command("start")

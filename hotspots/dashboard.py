@@ -20,13 +20,11 @@ import shapely
 
 from hotspots.boundaries import BoundaryPack
 from hotspots.errors import HotspotsError
-from hotspots.evaluate import saved_recommendation
 from hotspots.ingest.categories import CategoryGroups
 from hotspots.methods import DEFAULT_COVERAGE, REGISTRY, HotspotResult, StudyArea, get_method
 from hotspots.periods import Period, add_months, parse_period
+from hotspots.profiles import settings_for
 from hotspots.store import Store
-
-DEFAULT_METHOD = "kde"  # the UK crime-mapping standard, until a back-test recommends another
 
 
 class QueryError(HotspotsError):
@@ -149,16 +147,16 @@ def parse_query(
     else:
         period = default_period(store)
 
-    saved = saved_recommendation(store, group)
-    method = (args.get("method") or "").strip() or (saved.method if saved else DEFAULT_METHOD)
+    chosen = settings_for(store, group)
+    method = (args.get("method") or "").strip() or chosen.method
     if method not in REGISTRY:
         raise QueryError(
             "method", f"method: '{method}' is not a method. Methods: {', '.join(REGISTRY)}."
         )
-    params = dict(saved.params) if saved and saved.method == method else {}
+    params = dict(chosen.params) if chosen.method == method else {}
 
     coverage_text = (args.get("coverage") or "").strip()
-    coverage: float | None = DEFAULT_COVERAGE
+    coverage: float | None = chosen.coverage if chosen.method == method else DEFAULT_COVERAGE
     if coverage_text.casefold() == "native":
         coverage = None
     elif coverage_text:

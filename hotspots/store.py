@@ -92,6 +92,21 @@ CREATE TABLE IF NOT EXISTS patrol_areas (
     PRIMARY KEY (group_key, area, period, patrol_id)
 );
 
+-- Analysts' chosen settings per group; every save is a new version (hotspots.profiles).
+CREATE TABLE IF NOT EXISTS profiles (
+    id INTEGER PRIMARY KEY,
+    group_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    method TEXT NOT NULL,
+    params TEXT NOT NULL,      -- JSON
+    coverage REAL,
+    note TEXT NOT NULL,
+    saved_by TEXT,
+    saved_at TEXT NOT NULL,
+    scores TEXT                -- JSON: back-test means when saved
+);
+CREATE INDEX IF NOT EXISTS profiles_group ON profiles (group_key, id);
+
 -- The analyst's target per strategic-assessment row: Reduce or Monitor.
 CREATE TABLE IF NOT EXISTS report_targets (
     category TEXT PRIMARY KEY,

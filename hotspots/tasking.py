@@ -38,11 +38,11 @@ import shapely
 from hotspots.boundaries import BoundaryPack
 from hotspots.config import PACKAGE_DIR
 from hotspots.errors import HotspotsError
-from hotspots.evaluate import saved_recommendation
 from hotspots.geocode import bng_to_lonlat
 from hotspots.ingest.categories import CategoryGroups
 from hotspots.methods import DEFAULT_COVERAGE, StudyArea, get_method
 from hotspots.periods import Period
+from hotspots.profiles import settings_for
 from hotspots.store import Store
 
 DEFAULT_TOP = 3
@@ -257,10 +257,9 @@ def build_pack(
     if not categories:
         raise HotspotsError(f"No incidents in the store belong to group '{group}'.")
     chosen_areas = [pack.area_named(a) for a in areas] if areas else list(pack.areas)
-    saved = saved_recommendation(store, group)
     if method is None:
-        method = saved.method if saved else "kde"
-        params = dict(saved.params) if saved else {}
+        chosen = settings_for(store, group)
+        method, params = chosen.method, chosen.params
     params = dict(params or {})
     have = set(store.months())
     notes = []

@@ -153,7 +153,7 @@ def test_recommend_saves_and_detect_uses_it(run_cli, bundled_copy):
         )
     code, out, err = run_cli("detect", "--group", "shoplifting", "--from", "2017-12", db=bundled_db)
     assert code == 0, err
-    assert "Using the saved recommendation for shoplifting: gistar (cell_size=200)" in err
+    assert "Using the back-test recommendation for shoplifting: gistar." in err
     assert "Getis-Ord Gi*" in out
 
 
