@@ -154,6 +154,16 @@ def parse_query(
             "method", f"method: '{method}' is not a method. Methods: {', '.join(REGISTRY)}."
         )
     params = dict(chosen.params) if chosen.method == method else {}
+    # The analyst's form sends parameters as param.<name>=value; blanks keep the default.
+    given = {
+        k[len("param.") :]: v for k, v in args.items() if k.startswith("param.") and str(v).strip()
+    }
+    spec = get_method(method).PARAMS
+    for name, value in given.items():
+        try:
+            params[name] = spec.get(name).convert(value)
+        except HotspotsError as exc:
+            raise QueryError(f"param.{name}", str(exc)) from exc
 
     coverage_text = (args.get("coverage") or "").strip()
     coverage: float | None = chosen.coverage if chosen.method == method else DEFAULT_COVERAGE

@@ -168,13 +168,16 @@ def backtest(
     coverage: float | None = DEFAULT_COVERAGE,
     area: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    last: int | None = None,
 ) -> pd.DataFrame:
-    """Scores per configuration and fold: one row each."""
+    """Scores per configuration and fold: one row each (only the ``last`` folds if given)."""
     categories = group_categories(store, groups, group)
     boundary = StudyArea.from_pack(pack, area)
     wards = None if area is None else list(boundary.wards["ward_code"])
     unit = periods_unit(store, categories)
     windows = folds(store.months(), train, test, unit)
+    if last:
+        windows = windows[-last:]
     if not windows:
         raise HotspotsError(
             f"Not enough consecutive data for a back-test: {train} {unit}(s) to train and {test} to test."

@@ -1,13 +1,13 @@
 // Submit the filter form when a choice changes; show the custom dates only when asked for.
 document.addEventListener('DOMContentLoaded', function () {
-  var form = document.querySelector('form.filters');
+  var form = document.querySelector('form[data-autosubmit]');
   if (!form) { return; }
   var period = form.querySelector('select[name=period]');
   var custom = form.querySelectorAll('.custom-period');
   function showCustom() {
-    custom.forEach(function (el) { el.hidden = period.value !== 'custom'; });
+    custom.forEach(function (el) { el.hidden = !period || period.value !== 'custom'; });
   }
-  period.addEventListener('change', showCustom);
+  if (period) { period.addEventListener('change', showCustom); }
   showCustom();
   form.querySelectorAll('select').forEach(function (select) {
     select.addEventListener('change', function () {

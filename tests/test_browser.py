@@ -170,3 +170,26 @@ def test_print_view_prints_to_the_same_number_of_a4_pages(page, server):
         f"{server}/tasking.pdf?area=Hucknall&group=asb&period=2017-12"
     ).body()
     assert len(PdfReader(io.BytesIO(server_pdf)).pages) == sections
+
+
+def test_analyst_preview_and_scores_follow_a_parameter_change(page, server):
+    page.goto(f"{server}/analyst?group=asb&from=2017-02&to=2018-01&method=kde")
+    page.wait_for_function("document.body.dataset.previews === '1'", timeout=20_000)
+    first_scores = page.inner_text("#scores")
+    assert "PAI" in first_scores and "PEI" in first_scores
+    assert page.locator("path.preview-hotspot").count() == int(
+        page.evaluate("document.body.dataset.hotspots")
+    )
+    assert page.locator("#pai-chart rect").count() == 6  # one bar per test month
+    bandwidth = page.locator("input[name='param.bandwidth']")
+    assert bandwidth.get_attribute("min") == "25"  # the form comes from the parameter spec
+    bandwidth.fill("1500")
+    page.wait_for_function("document.body.dataset.previews === '2'", timeout=20_000)
+    assert page.inner_text("#scores") != first_scores
+    assert page.locator("path.preview-hotspot").count() == int(
+        page.evaluate("document.body.dataset.hotspots")
+    )
+    page.select_option("select[name=method]", "grid")
+    page.wait_for_function("document.body.dataset.previews === '3'", timeout=20_000)
+    assert page.locator("input[name='param.threshold_k']").count() == 1
+    assert page.console_errors == [] and page.foreign_requests == []

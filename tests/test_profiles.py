@@ -106,3 +106,37 @@ def test_profile_cli(run_cli, bundled_copy):
         db=bundled_copy,
     )
     assert code == 2 and "needs a note" in err
+
+
+def test_workbench_saves_a_profile_and_compares(bundled_copy):
+    from urllib.parse import quote
+
+    client = create_app({"DB_PATH": str(bundled_copy), "TILES": None}).test_client()
+    form = {
+        "group": "asb",
+        "from": "2017-10",
+        "to": "2017-12",
+        "method": "kde",
+        "param.bandwidth": "350",
+        "coverage": "0.02",
+        "name": "ASB — default",
+        "note": "Best PEI in the workbench",
+    }
+    answer = client.post("/analyst/profile", data=form)
+    assert answer.status_code == 302 and "Saved+version" in answer.headers["Location"]
+    with Store(bundled_copy) as store:
+        saved = profiles.current(store, "asb")
+    assert (
+        saved.method == "kde" and saved.params == {"bandwidth": 350.0} and saved.scores["pai"] > 1
+    )
+    missing_note = client.post("/analyst/profile", data={**form, "note": ""})
+    assert missing_note.status_code == 400 and missing_note.json["parameter"] == "note"
+    configs = [
+        "group=asb&period=2017-12&method=kde",
+        "group=asb&period=2017-12&method=grid&param.cell_size=150",
+    ]
+    page = client.get("/analyst/compare?" + "&".join("c=" + quote(c) for c in configs))
+    assert page.status_code == 200
+    html = page.data.decode()
+    assert html.count('class="small-map"') == 2 and "cell_size=150" in html
+    assert client.get("/analyst/compare?c=" + quote(configs[0])).status_code == 400

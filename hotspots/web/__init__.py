@@ -32,7 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["TILES"] in ("", "none", "None"):
         app.config["TILES"] = None
 
-    from hotspots.web import api, assets, db, pages, report, tasking
+    from hotspots.web import analyst, api, assets, db, pages, report, tasking
 
     db.init_app(app)
     app.register_blueprint(assets.bp)
@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(tasking.bp)
     app.register_blueprint(report.bp)
+    app.register_blueprint(analyst.bp)
 
     missing = assets.missing_assets(Path(app.config["ASSETS_DIR"]))
     if missing:
