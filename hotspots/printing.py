@@ -433,12 +433,18 @@ def pd_isna(value) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "<NA>"
 
 
-def report_html(assessment, links: dict | None = None) -> str:
-    """The strategic assessment as a printable HTML page."""
+def report_html(
+    assessment, links: dict | None = None, targets_url: str | None = None, args: dict | None = None
+) -> str:
+    """The strategic assessment as a printable HTML page (with a targets form when served)."""
     env = Environment(
         loader=FileSystemLoader(str(PROJECT_ROOT / "templates")),
         autoescape=select_autoescape(["html"]),
     )
     return env.get_template("report.html").render(
-        a=assessment, chart=trend_chart(assessment), links=links or {}
+        a=assessment,
+        chart=trend_chart(assessment),
+        links=links or {},
+        targets_url=targets_url,
+        args=args or {},
     )

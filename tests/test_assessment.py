@@ -132,3 +132,27 @@ def test_report_target_option_is_kept(run_cli, bundled_copy):
     )
     code, out, err = run_cli("report", "--target", "Shoplifting=Ignore", db=bundled_copy)
     assert code == 2 and "must be CATEGORY=Reduce or CATEGORY=Monitor" in err
+
+
+def test_targets_can_be_set_on_the_report_page(bundled_copy):
+    from hotspots.web import create_app
+
+    client = create_app({"DB_PATH": str(bundled_copy), "TILES": None}).test_client()
+    page = client.get("/report?from=2017-02&to=2018-01").data.decode()
+    assert 'name="target.Shoplifting"' in page
+    answer = client.post(
+        "/report/targets",
+        data={
+            "from": "2017-02",
+            "to": "2018-01",
+            "target.Shoplifting": "Reduce",
+            "target.Drugs": "Bogus",
+        },
+    )
+    assert answer.status_code == 302 and "from=2017-02" in answer.headers["Location"]
+    table = pd.read_csv(
+        io.StringIO(client.get("/report/crime.csv?from=2017-02&to=2018-01").data.decode())
+    ).set_index("category")
+    assert (
+        table.loc["Shoplifting", "target"] == "Reduce" and table.loc["Drugs", "target"] == "Monitor"
+    )

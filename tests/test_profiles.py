@@ -140,3 +140,22 @@ def test_workbench_saves_a_profile_and_compares(bundled_copy):
     html = page.data.decode()
     assert html.count('class="small-map"') == 2 and "cell_size=150" in html
     assert client.get("/analyst/compare?c=" + quote(configs[0])).status_code == 400
+
+
+def test_workbench_shows_history_and_reverts(bundled_copy):
+    client = create_app({"DB_PATH": str(bundled_copy), "TILES": None}).test_client()
+    with Store(bundled_copy) as store:
+        first = profiles.save(store, "asb", "ASB — default", "kde", {}, 0.02, "First")
+        profiles.save(store, "asb", "ASB — default", "grid", {}, 0.02, "Second")
+    page = client.get("/analyst?group=asb").data.decode()
+    assert 'id="profile-history"' in page and "First" in page and "Second" in page
+    answer = client.post(
+        "/analyst/profile/revert", data={"group": "asb", "version": str(first.version)}
+    )
+    assert answer.status_code == 302
+    with Store(bundled_copy) as store:
+        assert profiles.current(store, "asb").method == "kde"
+    assert (
+        client.post("/analyst/profile/revert", data={"group": "asb", "version": "x"}).status_code
+        == 400
+    )

@@ -35,12 +35,14 @@ def _page_data(message: str | None = None, error: str | None = None):
         "compareUrl": url_for("analyst.compare_page"),
     }
     current = {g: profiles.current(store, g) for g, _ in choices.groups}
+    versions = list(reversed(profiles.history(store, query.group)))
     return render_template(
         "analyst.html",
         options=choices,
         query=query,
         data=json.dumps(data),
         current=current,
+        versions=versions,
         message=message,
         error=error,
     )
@@ -97,5 +99,29 @@ def save_profile():
     return redirect(
         url_for(
             "analyst.page", group=query.group, saved=f"Saved version {saved.version}: {saved.label}"
+        )
+    )
+
+
+@bp.post("/analyst/profile/revert")
+def revert_profile():
+    store = get_store()
+    group = request.form.get("group", "")
+    try:
+        version = int(request.form.get("version", ""))
+        saved = profiles.revert(
+            store,
+            group,
+            version,
+            request.form.get("note", "").strip() or "reverted from the workbench",
+            request.form.get("saved_by") or None,
+        )
+    except (ValueError, HotspotsError) as exc:
+        return jsonify(error=str(exc), parameter="version"), 400
+    return redirect(
+        url_for(
+            "analyst.page",
+            group=group,
+            saved=f"Version {version} is current again (as version {saved.version})",
         )
     )

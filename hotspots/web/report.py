@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, redirect, request, url_for
 
 from hotspots.assessment import strategic_assessment
 from hotspots.errors import HotspotsError
@@ -42,7 +42,20 @@ def page():
             for name in assessment.tables()
         }
     )
-    return report_html(assessment, links)
+    return report_html(assessment, links, targets_url=url_for("report.set_targets"), args=args)
+
+
+@bp.post("/report/targets")
+def set_targets():
+    """Keep the analyst's Reduce/Monitor choice per row, then show the report again."""
+    from hotspots.assessment import TARGETS
+
+    store = get_store()
+    for key, value in request.form.items():
+        if key.startswith("target.") and value in TARGETS:
+            store.set_report_target(key[len("target.") :], value)
+    args = {k: v for k, v in request.form.items() if k in ("from", "to")}
+    return redirect(url_for("report.page", **args))
 
 
 @bp.get("/report/<table>.csv")
