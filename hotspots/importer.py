@@ -220,6 +220,14 @@ def import_source(
     sha256 = hashlib.sha256(raw).hexdigest()
     table, encoding = read_table(raw, source.name)
     header = list(table.columns)
+    if table.empty:
+        raise InputFileError(f"{source.name} has a header but no rows of data.")
+    police_columns = set(POLICE_UK.columns.values())
+    missing = sorted(police_columns - set(header))
+    if mapping is None and missing and len(police_columns & set(header)) >= len(police_columns) - 2:
+        raise InputFileError(
+            f"{source.name} looks like a police.uk street file but lacks the column(s) {', '.join(missing)}."
+        )
     if is_police_uk_header(header):
         chosen, kind = POLICE_UK, "police.uk street"
     elif mapping is not None:
@@ -281,8 +289,11 @@ def import_paths(
     """Import every incident file found under ``paths``, each file in its own transaction."""
     sources, skipped = discover(paths)
     if not sources:
+        reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped[:3])
+        where = ", ".join(map(str, paths))
         raise InputFileError(
-            "No CSV files to import were found in " + ", ".join(map(str, paths)) + "."
+            f"Nothing could be imported from {where}: no CSV files to import were found."
+            + (f" Skipped {reasons}." if reasons else "")
         )
     reports = []
     n_found_skipped = len(skipped)

@@ -52,6 +52,16 @@ def _skip_reason(name: str) -> str | None:
     return None
 
 
+# Zip safety: members are read into memory, never extracted, and never beyond these sizes.
+MAX_UNZIPPED_BYTES = 2 * 1024**3  # all CSV members of one zip together
+MAX_RATIO = 200  # a member inflating more than this (and past 10 MB) is treated as a zip bomb
+
+
+def _unsafe_name(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
+
+
 def _from_zip(path: Path, sources: list[SourceFile], skipped: list[Skipped]) -> None:
     try:
         archive = zipfile.ZipFile(path)
@@ -61,18 +71,41 @@ def _from_zip(path: Path, sources: list[SourceFile], skipped: list[Skipped]) -> 
         members = sorted(
             (i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename
         )
+    wanted = []
     for info in members:
         display = f"{path.name}!{info.filename}"
         reason = _skip_reason(info.filename)
+        if _unsafe_name(info.filename):
+            reason = "unsafe path in the zip (absolute or with ..); not read"
+        elif (
+            not reason
+            and info.file_size > 10 * 1024**2
+            and info.file_size > MAX_RATIO * max(info.compress_size, 1)
+        ):
+            reason = f"inflates {info.file_size // max(info.compress_size, 1):,} times: looks like a zip bomb; not read"
         if reason:
             skipped.append(Skipped(display, reason))
-            continue
+        else:
+            wanted.append(info)
+    declared = sum(i.file_size for i in wanted)
+    if declared > MAX_UNZIPPED_BYTES:
+        raise InputFileError(
+            f"{path.name} would unpack to {declared / 1024**3:.1f} GB, more than the "
+            f"{MAX_UNZIPPED_BYTES / 1024**3:.0f} GB allowed. Import its months one at a time."
+        )
+    for info in wanted:
 
-        def read(path=path, member=info.filename) -> bytes:
-            with zipfile.ZipFile(path) as z:
-                return z.read(member)
+        def read(path=path, member=info.filename, limit=info.file_size) -> bytes:
+            # Never trust the declared size: stop reading one byte past it.
+            with zipfile.ZipFile(path) as z, z.open(member) as handle:
+                data = handle.read(limit + 1)
+            if len(data) > limit:
+                raise InputFileError(
+                    f"{member} in {path.name} is larger than its zip header says; not read."
+                )
+            return data
 
-        sources.append(SourceFile(display, read))
+        sources.append(SourceFile(f"{path.name}!{info.filename}", read))
 
 
 def discover(paths: list[str | Path]) -> tuple[list[SourceFile], list[Skipped]]:
