@@ -339,3 +339,15 @@ def test_summary_by_lsoa_and_category(store, pack):
     assert by_category.loc["Anti-social behaviour", "group"] == "asb"
     assert by_category.loc["Anti-social behaviour", "incidents"] == 12  # 7 + 4 + 1 boundary row
     assert by_category["incidents"].sum() == 44
+
+
+def test_line_breaks_inside_quoted_values(store, pack, tmp_path):
+    """Excel writes multi-line cells in quotes; the fast parser refuses them, the fallback reads them."""
+    lines = DEC.read_text().splitlines()
+    header, first = lines[0], lines[1].split(",")
+    first[6] = '"On or near\nHigh Street"'
+    path = tmp_path / "multiline.csv"
+    path.write_text(header + "\n" + ",".join(first) + "\n" + lines[2] + "\n")
+    report = import_paths(store, [path], pack)
+    assert report.total("imported") == 2
+    assert "On or near\nHigh Street" in set(store.incidents(columns=["location"])["location"])

@@ -168,9 +168,14 @@ def read_table(raw: bytes, name: str) -> tuple[pd.DataFrame, str]:
         # The pyarrow parser is multi-threaded and several times faster than the C one.
         table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, engine="pyarrow")
     except (pa.ArrowInvalid, ValueError) as exc:
-        raise InputFileError(
-            f"{name} is not a well-formed CSV file: {_arrow_message(exc)}"
-        ) from exc
+        # pyarrow refuses line breaks inside quoted values, which Excel writes; the C parser
+        # takes them. Only if it fails too is the file malformed.
+        try:
+            table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False)
+        except (pd.errors.ParserError, ValueError, UnicodeDecodeError):
+            raise InputFileError(f"{name} is not a well-formed CSV file: {_arrow_message(exc)}") from exc
+        except pd.errors.EmptyDataError as empty:
+            raise InputFileError(f"{name} has no header row.") from empty
     if table.columns.empty:
         raise InputFileError(f"{name} has no header row.")
     table.columns = [str(c).strip() for c in table.columns]
