@@ -1,0 +1,90 @@
+"""Readers keep working while an import runs (SQLite WAL), and never see half a file."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+
+import pandas as pd
+from werkzeug.serving import make_server
+
+from hotspots.importer import import_paths
+from hotspots.store import Store
+from hotspots.web import create_app
+from tests.conftest import BUNDLED_MONTHS
+
+
+def test_map_requests_during_an_import(bundled_copy, pack, tmp_path):
+    # A big month generated from January 2018's rows (police.uk has no such month here):
+    # 45 copies under new Crime IDs, dated February 2018.
+    january = pd.read_csv(
+        BUNDLED_MONTHS / "ashfield" / "2018-01-ashfield-street.csv",
+        dtype=str,
+        keep_default_na=False,
+    )
+    copies = []
+    for k in range(45):
+        copy = january.copy()
+        copy["Month"] = "2018-02"
+        has_id = copy["Crime ID"] != ""
+        copy.loc[has_id, "Crime ID"] = [f"{k:04d}{i:060x}" for i in range(has_id.sum())]
+        copies.append(copy)
+    big = pd.concat(copies, ignore_index=True)
+    path = tmp_path / "2018-02-generated-street.csv"
+    big.to_csv(path, index=False)
+    expected = int((big["Crime type"] == "Anti-social behaviour").sum())
+
+    app = create_app({"DB_PATH": str(bundled_copy), "TILES": None})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_port}"
+
+    done = threading.Event()
+    failures: list[str] = []
+
+    def run_import():
+        try:
+            with Store(bundled_copy) as store:
+                import_paths(store, [path], pack)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(f"import: {exc!r}")
+        finally:
+            done.set()
+
+    seen: list[int] = []
+    statuses: list[int] = []
+
+    def read_loop():
+        while not done.is_set() or len(seen) < 5:
+            for url in ("/api/wards?group=asb&period=2018-02", "/?group=asb&period=2018-01"):
+                try:
+                    with urllib.request.urlopen(base + url, timeout=30) as response:
+                        statuses.append(response.status)
+                        if url.startswith("/api/wards"):
+                            seen.append(json.loads(response.read())["totals"]["incidents"])
+                        else:
+                            response.read()
+                except Exception as exc:  # noqa: BLE001 - any failure fails the test
+                    failures.append(f"{url}: {exc!r}")
+            if done.is_set() and len(seen) >= 5:
+                break
+
+    readers = [threading.Thread(target=read_loop) for _ in range(3)]
+    importer = threading.Thread(target=run_import)
+    for reader in readers:
+        reader.start()
+    time.sleep(0.2)
+    importer.start()
+    importer.join(timeout=180)
+    for reader in readers:
+        reader.join(timeout=60)
+    httpd.shutdown()
+
+    assert failures == []
+    assert statuses and set(statuses) == {200}
+    # Every answer saw either none of the new month or all of it: never a half-imported file.
+    assert set(seen) <= {0, expected}
+    assert seen[-1] == expected
+    assert 0 in seen, "no request ran before the import committed: the test did not overlap"
