@@ -75,7 +75,9 @@ def test_map_requests_during_an_import(bundled_copy, pack, tmp_path):
     importer = threading.Thread(target=run_import)
     for reader in readers:
         reader.start()
-    time.sleep(0.2)
+    deadline = time.time() + 60
+    while not seen and not failures and time.time() < deadline:  # readers are up before the import
+        time.sleep(0.05)
     importer.start()
     importer.join(timeout=180)
     for reader in readers:
@@ -87,4 +89,4 @@ def test_map_requests_during_an_import(bundled_copy, pack, tmp_path):
     # Every answer saw either none of the new month or all of it: never a half-imported file.
     assert set(seen) <= {0, expected}
     assert seen[-1] == expected
-    assert 0 in seen, "no request ran before the import committed: the test did not overlap"
+    assert 0 in seen, f"no request ran before the import committed: {seen}"
