@@ -69,6 +69,16 @@ def page(browser, server):
     context.close()
 
 
+def _wait_for(page, expression: str, timeout: float = 30_000) -> None:
+    """Poll a JavaScript expression from the test side (the page's CSP forbids eval there)."""
+    waited = 0
+    while not page.evaluate(expression):
+        if waited > timeout:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(50)
+        waited += 50
+
+
 def _open(page, server, query=""):
     page.goto(f"{server}/{query}")
     page.wait_for_selector(".leaflet-container")
@@ -138,7 +148,7 @@ def test_layer_control_toggles_the_incidents_layer(page, server):
         "input"
     )
     toggle.check()
-    page.wait_for_function("document.body.dataset.incidentsLoaded !== undefined")
+    _wait_for(page, "document.body.dataset.incidentsLoaded !== undefined")
     loaded = int(page.evaluate("document.body.dataset.incidentsLoaded"))
     assert loaded > 0
     page.wait_for_timeout(300)
@@ -174,7 +184,7 @@ def test_print_view_prints_to_the_same_number_of_a4_pages(page, server):
 
 def test_analyst_preview_and_scores_follow_a_parameter_change(page, server):
     page.goto(f"{server}/analyst?group=asb&from=2017-02&to=2018-01&method=kde")
-    page.wait_for_function("document.body.dataset.previews === '1'", timeout=20_000)
+    _wait_for(page, "document.body.dataset.previews === '1'", 20_000)
     first_scores = page.inner_text("#scores")
     assert "PAI" in first_scores and "PEI" in first_scores
     assert page.locator("path.preview-hotspot").count() == int(
@@ -184,12 +194,12 @@ def test_analyst_preview_and_scores_follow_a_parameter_change(page, server):
     bandwidth = page.locator("input[name='param.bandwidth']")
     assert bandwidth.get_attribute("min") == "25"  # the form comes from the parameter spec
     bandwidth.fill("1500")
-    page.wait_for_function("document.body.dataset.previews === '2'", timeout=20_000)
+    _wait_for(page, "document.body.dataset.previews === '2'", 20_000)
     assert page.inner_text("#scores") != first_scores
     assert page.locator("path.preview-hotspot").count() == int(
         page.evaluate("document.body.dataset.hotspots")
     )
     page.select_option("select[name=method]", "grid")
-    page.wait_for_function("document.body.dataset.previews === '3'", timeout=20_000)
+    _wait_for(page, "document.body.dataset.previews === '3'", 20_000)
     assert page.locator("input[name='param.threshold_k']").count() == 1
     assert page.console_errors == [] and page.foreign_requests == []

@@ -158,3 +158,30 @@ def test_dated_data_is_mapped_by_iso_week(tmp_path, pack):
     )
     expected = sum(1 for d in days if "2017-12-04" <= d[:10] <= "2017-12-10")
     assert answer["totals"]["incidents"] == expected
+
+
+def test_security_headers_and_script_nonces(client, web_db):
+    answer = client.get("/?group=asb&period=2017-12")
+    policy = answer.headers["Content-Security-Policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    assert (
+        "default-src 'self'" in policy
+        and "frame-ancestors 'none'" in policy
+        and "object-src 'none'" in policy
+    )
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["Referrer-Policy"] == "same-origin"
+    html = answer.data.decode()
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
+    assert inline, "the map has inline scripts"
+    for attributes in inline:
+        assert f'nonce="{nonce}"' in attributes or 'type="application/json"' in attributes
+    assert (
+        client.get("/?group=asb&period=2017-12").headers["Content-Security-Policy"] != policy
+    )  # per request
+    with_tiles = create_app({"DB_PATH": str(web_db)}).test_client().get("/health")
+    assert (
+        "img-src 'self' data: https://tile.openstreetmap.org"
+        in with_tiles.headers["Content-Security-Policy"]
+    )

@@ -173,7 +173,9 @@ def read_table(raw: bytes, name: str) -> tuple[pd.DataFrame, str]:
         try:
             table = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False)
         except (pd.errors.ParserError, ValueError, UnicodeDecodeError):
-            raise InputFileError(f"{name} is not a well-formed CSV file: {_arrow_message(exc)}") from exc
+            raise InputFileError(
+                f"{name} is not a well-formed CSV file: {_arrow_message(exc)}"
+            ) from exc
         except pd.errors.EmptyDataError as empty:
             raise InputFileError(f"{name} has no header row.") from empty
     if table.columns.empty:

@@ -32,9 +32,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["TILES"] in ("", "none", "None"):
         app.config["TILES"] = None
 
-    from hotspots.web import analyst, api, assets, db, pages, report, tasking
+    from hotspots.web import analyst, api, assets, db, pages, report, security, tasking
 
     db.init_app(app)
+    security.init_app(app)
     app.register_blueprint(assets.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -8,6 +8,7 @@ from hotspots.dashboard import QueryError, map_view, options, parse_query
 from hotspots.maps import build_map, render
 from hotspots.web.assets import asset_urls
 from hotspots.web.db import get_groups, get_pack, get_store
+from hotspots.web.security import with_nonce
 
 bp = Blueprint("maps", __name__)
 
@@ -71,6 +72,8 @@ def home():
         query=query,
         view=view,
         map=view.renderings[key],
+        map_head=with_nonce(view.renderings[key].head),
+        map_body=with_nonce(view.renderings[key].body),
         api_args=args,
         tiles=current_app.config["TILES"],
     )
