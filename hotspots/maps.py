@@ -279,8 +279,8 @@ def build_map(
             name="hotspots",
         ).add_to(hotspot_layer)
         points = hotspots.geometry.representative_point()
-        lon, lat = bng_to_lonlat(points.x.to_numpy(), points.y.to_numpy())
-        for rank, x, y in zip(hotspots["rank"], lon, lat, strict=True):
+        label_lon, label_lat = bng_to_lonlat(points.x.to_numpy(), points.y.to_numpy())
+        for rank, x, y in zip(hotspots["rank"], label_lon, label_lat, strict=True):
             folium.Marker(
                 [float(y), float(x)],
                 icon=folium.DivIcon(

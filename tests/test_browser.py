@@ -15,6 +15,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from hotspots.config import PROJECT_ROOT
+from hotspots.importer import import_paths
+from hotspots.store import Store
 from hotspots.web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -203,3 +205,64 @@ def test_analyst_preview_and_scores_follow_a_parameter_change(page, server):
     _wait_for(page, "document.body.dataset.previews === '3'", 20_000)
     assert page.locator("input[name='param.threshold_k']").count() == 1
     assert page.console_errors == [] and page.foreign_requests == []
+
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory, pack):
+    """A store whose busiest street is named with HTML (generated: a crafted export)."""
+    import pandas as pd
+
+    from hotspots.geocode import bng_to_lonlat
+    from hotspots.ingest.mapping import ColumnMapping
+
+    folder = tmp_path_factory.mktemp("hostile")
+    lon, lat = bng_to_lonlat([453_700.0] * 40, [349_000.0] * 40)
+    export = pd.DataFrame(
+        {
+            "When": "2017-12-05",
+            "Type": "Anti-social behaviour",
+            "Lat": lat,
+            "Lon": lon,
+            "Street": XSS,
+        }
+    )
+    path = folder / "hostile.csv"
+    export.to_csv(path, index=False)
+    db = folder / "store.sqlite"
+    with Store(db) as store:
+        mapping = ColumnMapping(
+            {"date": "When", "category": "Type", "lat": "Lat", "lon": "Lon", "location": "Street"},
+            source="crafted",
+        )
+        import_paths(store, [path], pack, mapping=mapping)
+    app = create_app({"DB_PATH": str(db), "TILES": None})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+def test_incident_text_is_shown_as_text_everywhere(page, hostile_server):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _open(page, hostile_server, "?group=asb&period=2017-12&method=grid")
+    assert XSS in page.inner_text("#hotspot-table")  # shown literally, not as an image
+    assert page.locator("#hotspot-table img").count() == 0
+    label = page.locator(".rank-label").first.bounding_box()
+    page.mouse.click(label["x"] + label["width"] / 2, label["y"] + label["height"] / 2)
+    assert XSS in page.wait_for_selector(".leaflet-popup-content").inner_text()
+    page.locator(".leaflet-control-layers-overlays label", has_text="Incidents").locator(
+        "input"
+    ).check()
+    _wait_for(page, "document.body.dataset.incidentsLoaded !== undefined")
+    page.goto(f"{hostile_server}/tasking?area=Hucknall&group=asb&period=2017-12&method=grid")
+    page.wait_for_load_state("networkidle")
+    assert XSS in page.inner_text("body")
+    page.goto(f"{hostile_server}/analyst?group=asb&period=2017-12&method=grid")
+    _wait_for(page, "document.body.dataset.previews === '1'")
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    assert page.locator("img[src=x]").count() == 0

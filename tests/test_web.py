@@ -185,3 +185,21 @@ def test_security_headers_and_script_nonces(client, web_db):
         "img-src 'self' data: https://tile.openstreetmap.org"
         in with_tiles.headers["Content-Security-Policy"]
     )
+
+
+def test_map_zooms_to_the_chosen_area(client, pack):
+    from hotspots.geocode import bng_to_lonlat
+    from hotspots.methods import StudyArea
+
+    html = client.get(
+        "/?group=asb&period=2017-12&area=Selston, Jacksdale %26 Underwood"
+    ).data.decode()
+    minx, miny, maxx, maxy = StudyArea.from_pack(
+        pack, "Selston, Jacksdale & Underwood"
+    ).geometry.bounds
+    lon, lat = bng_to_lonlat([minx, maxx], [miny, maxy])
+    bounds = re.search(r"fitBounds\(\s*\[\[([^\]]+)\],\s*\[([^\]]+)\]\]", html)
+    south_west = [float(v) for v in bounds.group(1).split(",")]
+    north_east = [float(v) for v in bounds.group(2).split(",")]
+    assert south_west == pytest.approx([lat[0], lon[0]], abs=1e-6)
+    assert north_east == pytest.approx([lat[1], lon[1]], abs=1e-6)

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, jsonify
 
 from hotspots.config import PROJECT_ROOT, load_settings
+from hotspots.errors import HotspotsError
 from hotspots.maps import OSM_TILES
 
 
@@ -52,5 +53,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.errorhandler(404)
     def not_found(_error):
         return jsonify(error="Not found."), 404
+
+    @app.errorhandler(HotspotsError)
+    def user_error(error):
+        return jsonify(error=str(error)), 400
+
+    @app.errorhandler(500)
+    def server_error(_error):
+        # The details go to the log; the user gets a sentence, never a traceback.
+        return jsonify(
+            error="Something went wrong on the server. It has been logged; please try again."
+        ), 500
 
     return app
