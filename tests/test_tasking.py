@@ -38,6 +38,11 @@ def _export(path, rows: pd.DataFrame, x, y, when) -> None:
     ).to_csv(path, index=False)
 
 
+def _hucknall(store, pack, month: str, group: str, **options):
+    """The tasking pack for Hucknall for one month."""
+    return build_pack(store, pack, GROUPS, group, parse_period(month), ["Hucknall"], **options)
+
+
 MAPPING = ColumnMapping(
     {"datetime": "When", "category": "Type", "lat": "Lat", "lon": "Lon", "location": "Street"}
 )
@@ -45,9 +50,7 @@ MAPPING = ColumnMapping(
 
 def test_pack_for_hucknall_asb_prints_a_cover_and_a_page_per_patrol_area(bundled_copy, pack):
     with Store(bundled_copy) as store:
-        tasking = build_pack(
-            store, pack, GROUPS, "asb", parse_period("2017-12"), ["Hucknall"], method="grid"
-        )
+        tasking = _hucknall(store, pack, "2017-12", "asb", method="grid")
     assert [p.id for p in tasking.patrol_areas] and all(
         p.id.startswith("HUC-ASB-") for p in tasking.patrol_areas
     )
@@ -79,15 +82,8 @@ def test_streets_and_counts_equal_the_fixture(tmp_path, pack):
             ],
             pack,
         )
-        tasking = build_pack(
-            store,
-            pack,
-            GROUPS,
-            "violence",
-            parse_period("2017-12"),
-            ["Hucknall"],
-            method="grid",
-            params={"cell_size": 100},
+        tasking = _hucknall(
+            store, pack, "2017-12", "violence", method="grid", params={"cell_size": 100}
         )
     rows = pd.read_csv(POLICEUK_FIXTURES / "2017-12-ashfield-sample.csv", dtype=str)
     rows = rows[rows["Crime type"] == "Violence and sexual offences"]
@@ -146,27 +142,11 @@ def test_ids_stay_stable_for_a_persistent_hotspot(tmp_path, pack):
     )
     with Store(tmp_path / "planted.sqlite") as store:
         import_paths(store, [path], pack, mapping=MAPPING)
-        november = build_pack(
-            store,
-            pack,
-            GROUPS,
-            "asb",
-            parse_period("2017-11"),
-            ["Hucknall"],
-            method="grid",
-            params={"cell_size": 100},
-            top=1,
+        november = _hucknall(
+            store, pack, "2017-11", "asb", method="grid", params={"cell_size": 100}, top=1
         )
-        december = build_pack(
-            store,
-            pack,
-            GROUPS,
-            "asb",
-            parse_period("2017-12"),
-            ["Hucknall"],
-            method="grid",
-            params={"cell_size": 100},
-            top=2,
+        december = _hucknall(
+            store, pack, "2017-12", "asb", method="grid", params={"cell_size": 100}, top=2
         )
     persistent_nov = november.patrol_areas[0]
     assert (
@@ -211,16 +191,8 @@ def test_peak_windows_on_generated_times(tmp_path, pack):
     _export(path, pd.Series(["Anti-social behaviour"] * n), x, y, when)
     with Store(tmp_path / "timed.sqlite") as store:
         import_paths(store, [path], pack, mapping=MAPPING)
-        tasking = build_pack(
-            store,
-            pack,
-            GROUPS,
-            "asb",
-            parse_period("2017-12"),
-            ["Hucknall"],
-            method="grid",
-            params={"cell_size": 200},
-            top=1,
+        tasking = _hucknall(
+            store, pack, "2017-12", "asb", method="grid", params={"cell_size": 200}, top=1
         )
     patrol = tasking.patrol_areas[0]
     assert patrol.hour_weekday is not None and patrol.hour_weekday.sum() == patrol.incidents
@@ -253,9 +225,7 @@ def test_grid_references():
 
 def test_html_print_view_escapes_and_shows_every_patrol_area(bundled_copy, pack):
     with Store(bundled_copy) as store:
-        tasking = build_pack(
-            store, pack, GROUPS, "asb", parse_period("2017-12"), ["Hucknall"], method="grid"
-        )
+        tasking = _hucknall(store, pack, "2017-12", "asb", method="grid")
     tasking.patrol_areas[0].top_streets[0] = "<img src=x onerror=alert(1)>"
     html = html_document(tasking, pack)
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -334,16 +304,8 @@ def test_tasking_pages_on_the_web(bundled_copy):
 @pytest.mark.parametrize("visit_minutes", [10, 20])
 def test_dosage_follows_the_visit_length(bundled_copy, pack, visit_minutes):
     with Store(bundled_copy) as store:
-        tasking = build_pack(
-            store,
-            pack,
-            GROUPS,
-            "asb",
-            parse_period("2017-12"),
-            ["Hucknall"],
-            method="grid",
-            visit_minutes=visit_minutes,
-            save=False,
+        tasking = _hucknall(
+            store, pack, "2017-12", "asb", method="grid", visit_minutes=visit_minutes, save=False
         )
     minutes = [p.officer_minutes_per_week for p in tasking.patrol_areas]
     assert minutes == [v * 7 * visit_minutes for v in (3, 2, 1)][: len(minutes)]
