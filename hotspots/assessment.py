@@ -20,7 +20,7 @@ import pandas as pd
 from hotspots.boundaries import BoundaryPack
 from hotspots.errors import HotspotsError
 from hotspots.ingest.categories import CategoryGroups
-from hotspots.periods import Period, add_months
+from hotspots.periods import Period, shift
 from hotspots.store import Store
 
 TARGETS = ("Reduce", "Monitor")
@@ -59,13 +59,6 @@ class Assessment:
         return buffer.getvalue()
 
 
-def previous_of(period: Period) -> Period:
-    months = len(period.months)
-    if period.start.day == 1 and period.end.day == 1:
-        return Period(add_months(period.start, -months), period.start)
-    return Period(period.start - (period.end - period.start), period.start)
-
-
 def _change(current: int, previous: int) -> tuple[int, float | None]:
     pct = None if previous == 0 else round((current - previous) / previous * 100, 2)
     return current - previous, pct
@@ -92,7 +85,7 @@ def strategic_assessment(
 ) -> Assessment:
     """The assessment tables for ``period`` against the period of the same length before it."""
     targets = {**store.report_targets(), **(targets or {})}
-    previous = previous_of(period)
+    previous = shift(period, -1)
     categories = store.categories()
     asb = set(groups.categories_in("asb", categories))
     violence = set(groups.categories_in("violence", categories))

@@ -20,9 +20,10 @@ import shapely
 
 from hotspots.boundaries import BoundaryPack
 from hotspots.errors import HotspotsError
+from hotspots.evaluate import periods_unit
 from hotspots.ingest.categories import CategoryGroups
 from hotspots.methods import DEFAULT_COVERAGE, REGISTRY, HotspotResult, StudyArea, get_method
-from hotspots.periods import Period, add_months, parse_period
+from hotspots.periods import Period, parse_period, shift
 from hotspots.profiles import settings_for
 from hotspots.store import Store
 
@@ -47,18 +48,7 @@ class MapQuery:
     @property
     def previous(self) -> Period:
         """The period of the same length just before this one (whole months stay months)."""
-        start, end = self.period.start, self.period.end
-        if start.day == 1 and end.day == 1:
-            months = (end.year - start.year) * 12 + end.month - start.month
-            return Period(add_months(start, -months), start)
-        return Period(start - (end - start), start)
-
-
-def data_unit(store: Store) -> str:
-    """``week`` when most incidents carry a day, else ``month`` (police.uk)."""
-    precision = store.counts_by("precision")
-    dated = precision.get("day", 0) + precision.get("minute", 0)
-    return "week" if precision.sum() and dated > precision.sum() / 2 else "month"
+        return shift(self.period, -1)
 
 
 def default_period(store: Store) -> Period:
@@ -66,7 +56,7 @@ def default_period(store: Store) -> Period:
     months = store.months()
     if not months:
         raise HotspotsError("The store holds no incidents yet.")
-    if data_unit(store) == "month":
+    if periods_unit(store) == "month":
         return parse_period(months[-1])
     latest = store.conn.execute("SELECT MAX(substr(occurred, 1, 10)) FROM incidents").fetchone()[0]
     last_day = dt.date.fromisoformat(latest)
@@ -91,7 +81,7 @@ class Options:
 
 def options(store: Store, pack: BoundaryPack, groups: CategoryGroups) -> Options:
     categories = store.categories()
-    unit = data_unit(store)
+    unit = periods_unit(store)
     months = store.months()
     weeks: list[str] = []
     if unit == "week" and months:

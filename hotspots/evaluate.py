@@ -99,11 +99,11 @@ def score(
 
 
 # -- rolling-origin back-test ---------------------------------------------------------------------
-def periods_unit(store: Store, categories: list[str] | None) -> str:
-    """``week`` when most incidents carry a day, else ``month``."""
+def periods_unit(store: Store, categories: list[str] | None = None) -> str:
+    """``week`` when most incidents carry a day, else ``month`` (police.uk)."""
     precision = store.counts_by("precision", categories=categories)
     dated = precision.get("day", 0) + precision.get("minute", 0)
-    return "week" if dated > precision.sum() / 2 else "month"
+    return "week" if precision.sum() and dated > precision.sum() / 2 else "month"
 
 
 def folds(

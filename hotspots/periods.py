@@ -42,6 +42,17 @@ class Period:
         return (self.start + (self.end - self.start) / 2).year
 
 
+def shift(period: Period, steps: int) -> Period:
+    """The period ``steps`` lengths after (negative: before) this one; whole months stay months."""
+    if period.start.day == 1 and period.end.day == 1:
+        months = len(period.months)
+        return Period(
+            add_months(period.start, steps * months), add_months(period.end, steps * months)
+        )
+    length = period.end - period.start
+    return Period(period.start + steps * length, period.end + steps * length)
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + (day.month - 1) + months
     return dt.date(index // 12, index % 12 + 1, 1)

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
@@ -26,6 +27,11 @@ from matplotlib.path import Path as MplPath  # noqa: E402
 from hotspots.boundaries import BoundaryPack  # noqa: E402
 from hotspots.config import PROJECT_ROOT  # noqa: E402
 from hotspots.tasking import WEEKDAYS, PatrolArea, TaskingPack  # noqa: E402
+
+# The print views render outside Flask (the CLI writes them too), from the same templates folder.
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(str(PROJECT_ROOT / "templates")), autoescape=select_autoescape(["html"])
+)
 
 A4 = (8.27, 11.69)  # inches, portrait
 PATROL_EDGE = "#b10026"
@@ -374,10 +380,6 @@ def _png_data_uri(draw, size, rect=(0.01, 0.01, 0.98, 0.98)) -> str:
 
 def html_document(tasking: TaskingPack, pack: BoundaryPack, pdf_url: str | None = None) -> str:
     """The pack as a printable HTML page (A4, one patrol area per page); maps as embedded PNG."""
-    env = Environment(
-        loader=FileSystemLoader(str(PROJECT_ROOT / "templates")),
-        autoescape=select_autoescape(["html"]),
-    )
     overview = _png_data_uri(lambda ax: draw_overview_map(ax, tasking, pack), (7.0, 5.2))
     pages = []
     for patrol in tasking.patrol_areas:
@@ -394,7 +396,7 @@ def html_document(tasking: TaskingPack, pack: BoundaryPack, pdf_url: str | None 
                 "dosage": dosage_lines(patrol),
             }
         )
-    return env.get_template("tasking.html").render(
+    return _TEMPLATES.get_template("tasking.html").render(
         tasking=tasking, overview=overview, pages=pages, pdf_url=pdf_url
     )
 
@@ -411,7 +413,7 @@ def trend_chart(assessment) -> str:
         "violence": (":", "^", "Violence"),
     }
     for column, (line, marker, label) in styles.items():
-        values = [float("nan") if pd_isna(v) else float(v) for v in monthly[column]]
+        values = [float("nan") if pd.isna(v) else float(v) for v in monthly[column]]
         ax.plot(x, values, linestyle=line, marker=marker, color="black", label=label, markersize=4)
     ax.set_xticks(
         list(x),
@@ -429,19 +431,11 @@ def trend_chart(assessment) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def pd_isna(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "<NA>"
-
-
 def report_html(
     assessment, links: dict | None = None, targets_url: str | None = None, args: dict | None = None
 ) -> str:
     """The strategic assessment as a printable HTML page (with a targets form when served)."""
-    env = Environment(
-        loader=FileSystemLoader(str(PROJECT_ROOT / "templates")),
-        autoescape=select_autoescape(["html"]),
-    )
-    return env.get_template("report.html").render(
+    return _TEMPLATES.get_template("report.html").render(
         a=assessment,
         chart=trend_chart(assessment),
         links=links or {},

@@ -41,7 +41,7 @@ from hotspots.errors import HotspotsError
 from hotspots.geocode import bng_to_lonlat
 from hotspots.ingest.categories import CategoryGroups
 from hotspots.methods import DEFAULT_COVERAGE, StudyArea, get_method
-from hotspots.periods import Period
+from hotspots.periods import Period, shift
 from hotspots.profiles import settings_for
 from hotspots.store import Store
 
@@ -135,19 +135,6 @@ def group_code(group: str) -> str:
     return GROUP_CODES.get(group, "".join(ch for ch in group.upper() if ch.isalnum())[:3] or "GRP")
 
 
-def _shift(period: Period, steps: int) -> Period:
-    """The period ``steps`` lengths before (negative) or after this one."""
-    from hotspots.periods import add_months
-
-    if period.start.day == 1 and period.end.day == 1:
-        months = (period.end.year - period.start.year) * 12 + period.end.month - period.start.month
-        return Period(
-            add_months(period.start, steps * months), add_months(period.end, steps * months)
-        )
-    length = period.end - period.start
-    return Period(period.start + steps * length, period.end + steps * length)
-
-
 def peak_windows(grid: np.ndarray, windows: int = 3, hours: int = 2) -> list[str]:
     """The busiest ``hours``-long windows in an hour × weekday table (windows wrap past midnight)."""
     flat = np.concatenate(grid)  # Monday 00:00 … Sunday 23:00
@@ -226,7 +213,7 @@ def _match_ids(
 
 def _previous_patrol_areas(store, pack, groups, group, period, area, method, params, top):
     """The previous period's patrol areas: as issued (kept in the store), else worked out."""
-    before = _shift(period, -1)
+    before = shift(period, -1)
     issued = store.patrol_areas(group, area.name, before.label)
     if issued:
         return [(pid, shapely.from_wkb(wkb)) for pid, wkb in issued]
@@ -285,12 +272,12 @@ def build_pack(
         )
         ids = _match_ids(list(hotspots.geometry), area.code, code, previous_areas)
         wards = list(boundary.wards["ward_code"])
-        before_periods = [_shift(period, -k) for k in (1, 2, 3)]
+        before_periods = [shift(period, -k) for k in (1, 2, 3)]
         before = [_incidents(store, categories, p, wards) for p in before_periods]
         complete = [set(p.months) <= have for p in before_periods]
         history = [
             (p, _incidents(store, categories, p, wards))
-            for p in (_shift(period, -k) for k in range(5, -1, -1))
+            for p in (shift(period, -k) for k in range(5, -1, -1))
         ]
         timed = (incidents["occurred"].str.len() > 10).mean() >= 0.5 if len(incidents) else False
         timed_overall |= bool(timed)

@@ -334,7 +334,8 @@ def disk_kernel(
     dx, dy = np.meshgrid(offsets, offsets)
     u = np.hypot(dx, dy) / radius_m
     kernel = np.where(u < 1, profile(np.minimum(u, 1)), 0.0)
-    return kernel
+    # A radius below half a cell reaches no neighbour: the kernel is the centre cell alone.
+    return kernel if kernel.sum() > 0 else np.ones((1, 1))
 
 
 def convolve_counts(counts: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -506,6 +507,30 @@ def surface_result(
     params = finish()
     params["coverage"] = coverage
     return HotspotResult(method, params, hotspots, grid.surface(values, mask), notes)
+
+
+def cluster_result(method, finish, polygons, incidents, boundary, coverage, notes) -> HotspotResult:
+    """Rank clusters by density; with a coverage, take the densest that fit in that share of area.
+
+    Clusters stay whole: one too big for what is left of the area budget is passed over for
+    smaller ones further down, so the covered share may fall short of the coverage.
+    """
+    hotspots = describe(polygons, incidents, boundary)
+    hotspots = hotspots.sort_values("density_per_km2", ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+    if coverage is not None and len(hotspots):
+        budget = coverage * boundary.area_m2
+        keep = np.zeros(len(hotspots), dtype=bool)
+        for i, area in enumerate(hotspots["area_m2"]):
+            if area <= budget:
+                keep[i] = True
+                budget -= area
+        hotspots = hotspots[keep].reset_index(drop=True)
+    hotspots["rank"] = np.arange(1, len(hotspots) + 1)
+    params = finish()
+    params["coverage"] = coverage
+    return HotspotResult(method, params, hotspots, None, notes)
 
 
 def timed(method: str, params: dict, incidents: gpd.GeoDataFrame) -> Callable[[], dict]:

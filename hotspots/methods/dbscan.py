@@ -19,7 +19,7 @@ from hotspots.methods.base import (
     StudyArea,
     check_incidents,
     cluster_polygons,
-    describe,
+    cluster_result,
     months_in,
     timed,
     weights_of,
@@ -111,27 +111,3 @@ def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResu
         boundary,
     )
     return cluster_result(NAME, finish, polygons, incidents, boundary, coverage, notes)
-
-
-def cluster_result(method, finish, polygons, incidents, boundary, coverage, notes) -> HotspotResult:
-    """Rank clusters by density; with a coverage, take the densest that fit in that share of area.
-
-    Clusters stay whole: one too big for what is left of the area budget is passed over for
-    smaller ones further down, so the covered share may fall short of the coverage.
-    """
-    hotspots = describe(polygons, incidents, boundary)
-    hotspots = hotspots.sort_values("density_per_km2", ascending=False, kind="stable").reset_index(
-        drop=True
-    )
-    if coverage is not None and len(hotspots):
-        budget = coverage * boundary.area_m2
-        keep = np.zeros(len(hotspots), dtype=bool)
-        for i, area in enumerate(hotspots["area_m2"]):
-            if area <= budget:
-                keep[i] = True
-                budget -= area
-        hotspots = hotspots[keep].reset_index(drop=True)
-    hotspots["rank"] = np.arange(1, len(hotspots) + 1)
-    params = finish()
-    params["coverage"] = coverage
-    return HotspotResult(method, params, hotspots, None, notes)

@@ -18,10 +18,10 @@ from hotspots.methods.base import (
     StudyArea,
     check_incidents,
     cluster_polygons,
+    cluster_result,
     timed,
     xy,
 )
-from hotspots.methods.dbscan import cluster_result
 
 NAME = "hdbscan"
 TITLE = "HDBSCAN clusters"

@@ -58,8 +58,6 @@ def density(x, y, weights, grid: Grid, bandwidth: float) -> np.ndarray:
     """Quartic kernel density on ``grid``, in incidents per km²."""
     counts = grid.counts(x, y, weights)
     kernel = disk_kernel(bandwidth, grid.cell, quartic)
-    if kernel.sum() == 0:  # bandwidth below half a cell: the kernel is just the centre cell
-        kernel = np.ones((1, 1))
     kernel = kernel / kernel.sum()
     return convolve_counts(counts, kernel) / (grid.cell**2) * 1e6
 

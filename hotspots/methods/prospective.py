@@ -122,8 +122,6 @@ def detect(incidents, params, boundary: StudyArea, coverage=None) -> HotspotResu
         kernel = disk_kernel(
             values["bandwidth"], grid.cell, lambda u: 1 / (1 + u * values["bandwidth"] / grid.cell)
         )
-    if kernel.sum() == 0:
-        kernel = np.ones((1, 1))
     risk = convolve_counts(counts, kernel)
     native = above_mean(risk, mask, values["threshold_k"])
     return surface_result(
