@@ -13,17 +13,13 @@ server time < 300 ms.
 from __future__ import annotations
 
 import platform
-import socket
 import statistics
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import demo_store, free_port, signed_in_opener
 
 YEAR = "from=2017-02&to=2018-01&period=custom"
 URLS = [
@@ -41,9 +37,9 @@ URLS = [
 PREVIEW = "/api/analyst/preview?group=asb&" + YEAR + "&method=kde&param.bandwidth={bandwidth}"
 
 
-def fetch(url: str) -> tuple[float, int]:
+def fetch(opener, url: str) -> tuple[float, int]:
     started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=60) as response:
+    with opener.open(url, timeout=60) as response:
         body = response.read()
     return time.perf_counter() - started, len(body)
 
@@ -51,23 +47,16 @@ def fetch(url: str) -> tuple[float, int]:
 def main() -> None:
     import waitress
 
-    from hotspots.boundaries import load_pack
-    from hotspots.config import DEFAULT_PACK
-    from hotspots.importer import import_paths
-    from hotspots.store import Store
     from hotspots.web import create_app
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "store.sqlite"
-        with Store(db) as store:
-            import_paths(store, [ROOT / "data" / "policeuk"], load_pack(DEFAULT_PACK))
-        app = create_app({"DB_PATH": str(db), "TILES": None})
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        db = demo_store(Path(tmp))
+        app = create_app({"DB_PATH": str(db), "TILES": None, "SECRET_KEY": "benchmark"})
+        port = free_port()
         server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
         threading.Thread(target=server.run, daemon=True).start()
         base = f"http://127.0.0.1:{port}"
+        opener = signed_in_opener(base)
         print(
             f"machine: {platform.machine()}, {platform.system()}, Python {platform.python_version()}"
         )
@@ -75,15 +64,15 @@ def main() -> None:
             f"{'request':<46} {'cold ms':>9} {'warm median ms':>15} {'warm p95 ms':>12} {'bytes':>10}"
         )
         for label, path in URLS:
-            cold, size = fetch(base + path)
-            warm = sorted(fetch(base + path)[0] for _ in range(20))
+            cold, size = fetch(opener, base + path)
+            warm = sorted(fetch(opener, base + path)[0] for _ in range(20))
             p95 = warm[int(0.95 * (len(warm) - 1))]
             print(
                 f"{label:<46} {cold * 1000:>9.0f} {statistics.median(warm) * 1000:>15.1f} {p95 * 1000:>12.1f} {size:>10,}"
             )
         timings = []
         for k in range(10):
-            seconds, _ = fetch(base + PREVIEW.format(bandwidth=300 + 25 * k))
+            seconds, _ = fetch(opener, base + PREVIEW.format(bandwidth=300 + 25 * k))
             timings.append(seconds)
         print(
             f"{'analyst preview, parameter change (district-year)':<46} {timings[0] * 1000:>9.0f} "

@@ -41,11 +41,25 @@ class Context:
     def store(self) -> Store:
         return Store(self.settings.db_path)
 
+    def accounts(self):
+        from hotspots.accounts import Accounts
+
+        return Accounts.for_store(self.settings.db_path)
+
+    def audit(self, action: str, detail: str) -> None:
+        """Record a command's change in the audit log, as the operating-system user."""
+        with self.accounts() as accounts:
+            accounts.record(_os_user(), action, detail, "cli")
+
     def pack(self):
         return load_pack(self.settings.pack_dir)
 
     def groups(self) -> CategoryGroups:
         return CategoryGroups.load(self.settings.groups_path)
+
+
+def _os_user() -> str:
+    return f"{os.environ.get('USER') or os.environ.get('USERNAME') or 'unknown'} (cli)"
 
 
 format_option = click.option(
@@ -212,7 +226,16 @@ def import_command(
             tolerance_m=tolerance if tolerance is not None else settings.tolerance_m,
             progress=progress,
             on_file=on_file,
+            imported_by=_os_user(),
         )
+    obj.audit(
+        "import",
+        "; ".join(
+            f"{_short(f.name)} ({f.imported:,} imported, {f.already_stored:,} already stored, "
+            f"{f.rejected:,} rejected)"
+            for f in report.files
+        ),
+    )
     print_import_report(report)
 
 
@@ -630,6 +653,7 @@ def serve_command(obj: Context, host, port, tiles, threads) -> None:
     from hotspots.web import create_app
 
     first_start(obj)
+    ensure_admin(obj)
     tile_url = {"osm": OSM_TILES, "none": None}.get(tiles, tiles)
     if tile_url and "{z}" not in tile_url:
         raise HotspotsError(
@@ -916,6 +940,7 @@ def profile_save(obj: Context, group, name, method, pairs, coverage, note, saved
             except HotspotsError as exc:
                 err.print(f"Not scored: {exc}")
         saved = profiles.save(store, group, name, method, params, coverage, note, saved_by, scores)
+    obj.audit("profile_save", f"{group} version {saved.version}: {saved.label}")
     out.print(f"Saved version {saved.version} of the {group} profile: {saved.label}.")
 
 
@@ -931,7 +956,121 @@ def profile_revert(obj: Context, group, version, note, saved_by) -> None:
 
     with obj.store() as store:
         saved = profiles.revert(store, group, version, note, saved_by)
+    obj.audit(
+        "profile_revert", f"{group} version {version} made current as version {saved.version}"
+    )
     out.print(f"Version {version} is current again as version {saved.version}: {saved.label}.")
+
+
+# -- users -------------------------------------------------------------------------------
+@cli.group("user")
+def user_group() -> None:
+    """Accounts for the web service: add, list, disable, reset a password."""
+
+
+def _areas_option(obj: Context, areas: tuple[str, ...]) -> list[str]:
+    pack = obj.pack()
+    chosen = [pack.area_named(a).name for a in areas]  # names the known areas if one is wrong
+    return chosen
+
+
+@user_group.command("add")
+@click.argument("username")
+@click.option(
+    "--role", type=click.Choice(["viewer", "analyst", "admin"]), default="viewer", show_default=True
+)
+@click.option(
+    "--area",
+    "areas",
+    multiple=True,
+    help="Restrict to this neighbourhood area (repeat for more; default: every area).",
+)
+@click.option(
+    "--password",
+    envvar="HOTSPOTS_NEW_PASSWORD",
+    help="The password (default: a random one, printed once). Also $HOTSPOTS_NEW_PASSWORD.",
+)
+@click.pass_obj
+def user_add(obj: Context, username, role, areas, password) -> None:
+    """Add an account."""
+    chosen = _areas_option(obj, areas)
+    with obj.accounts() as accounts:
+        user, password_used = accounts.add(
+            username, role, password, chosen, by=_os_user(), client="cli"
+        )
+    where = f" for {', '.join(user.areas)}" if user.areas else ""
+    out.print(f"Added {user.username} as {user.role}{where}.")
+    if not password:
+        out.print(f"Password (shown once): {password_used}", highlight=False)
+
+
+@user_group.command("list")
+@format_option
+@click.pass_obj
+def user_list(obj: Context, fmt) -> None:
+    """Every account, its role, areas and status."""
+    with obj.accounts() as accounts:
+        users = accounts.users()
+    frame = pd.DataFrame(
+        [
+            {
+                "username": u.username,
+                "role": u.role,
+                "areas": "; ".join(u.areas) or "all",
+                "status": "disabled" if u.disabled else "active",
+                "created": u.created_at[:10],
+            }
+            for u in users
+        ],
+        columns=["username", "role", "areas", "status", "created"],
+    )
+    emit(frame, fmt, "Accounts")
+
+
+@user_group.command("disable")
+@click.argument("username")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+@click.pass_obj
+def user_disable(obj: Context, username, enable) -> None:
+    """Disable an account (its sessions end at once), or enable it again."""
+    with obj.accounts() as accounts:
+        user = accounts.set_disabled(username, not enable, by=_os_user(), client="cli")
+    out.print(f"{user.username} is {'enabled' if enable else 'disabled'}.")
+
+
+@user_group.command("reset-password")
+@click.argument("username")
+@click.option(
+    "--password",
+    envvar="HOTSPOTS_NEW_PASSWORD",
+    help="The new password (default: a random one, printed once). Also $HOTSPOTS_NEW_PASSWORD.",
+)
+@click.pass_obj
+def user_reset_password(obj: Context, username, password) -> None:
+    """Set a new password; the user's open sessions end."""
+    with obj.accounts() as accounts:
+        new = accounts.reset_password(username, password, by=_os_user(), client="cli")
+    out.print(f"New password set for {username}.")
+    if not password:
+        out.print(f"Password (shown once): {new}", highlight=False)
+
+
+def ensure_admin(obj: Context) -> None:
+    """On first run, create the ``admin`` account: $HOTSPOTS_ADMIN_PASSWORD or a random one."""
+    with obj.accounts() as accounts:
+        if accounts.count():
+            return
+        given = os.environ.get("HOTSPOTS_ADMIN_PASSWORD") or None
+        _user, password = accounts.add("admin", "admin", given, by="first run", client="cli")
+    if given:
+        out.print("Created the admin account with the password in HOTSPOTS_ADMIN_PASSWORD.")
+    else:
+        out.print(
+            f"Created the admin account. Sign in as [bold]admin[/] with password "
+            f"[bold]{password}[/] — it is shown this once; change it with "
+            "`hotspots user reset-password admin` if it is lost.",
+            highlight=False,
+        )
 
 
 @cli.command("start")

@@ -188,6 +188,7 @@ class MapView:
     notes: list[str] = field(default_factory=list)
     # Renderings of this view (e.g. map HTML per tile setting), kept while the view is cached.
     renderings: dict = field(default_factory=dict, repr=False)
+    rendering_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def hotspots(self) -> gpd.GeoDataFrame:
@@ -273,6 +274,7 @@ def _build(store: Store, pack: BoundaryPack, groups: CategoryGroups, query: MapQ
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+_BUILDING: dict[tuple, threading.Lock] = {}
 _CACHE_SIZE = 64
 
 
@@ -291,11 +293,24 @@ def map_view(store: Store, pack: BoundaryPack, groups: CategoryGroups, query: Ma
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    view = _build(store, pack, groups, query)
-    with _CACHE_LOCK:
-        _CACHE[key] = view
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        # One thread builds a view; others asking for the same one meanwhile wait for it
+        # (after an import, every open map asks again at once).
+        building = _BUILDING.setdefault(key, threading.Lock())
+    with building:
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        try:
+            view = _build(store, pack, groups, query)
+        except BaseException:
+            with _CACHE_LOCK:
+                _BUILDING.pop(key, None)
+            raise
+        with _CACHE_LOCK:
+            _CACHE[key] = view
+            _BUILDING.pop(key, None)
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
     return view
 
 

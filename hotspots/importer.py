@@ -285,6 +285,7 @@ def import_paths(
     progress: Progress | None = None,
     on_file: Callable[[FileReport], None] | None = None,
     today: dt.date | None = None,
+    imported_by: str | None = None,
 ) -> ImportReport:
     """Import every incident file found under ``paths``, each file in its own transaction."""
     sources, skipped = discover(paths)
@@ -300,7 +301,7 @@ def import_paths(
     for source in sources:
         try:
             report = import_source(
-                store, source, pack, mapping, postcodes, tolerance_m, progress, today
+                store, source, pack, mapping, postcodes, tolerance_m, progress, today, imported_by
             )
         except (InputFileError, MappingError) as exc:
             if source.explicit:

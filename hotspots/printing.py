@@ -432,7 +432,11 @@ def trend_chart(assessment) -> str:
 
 
 def report_html(
-    assessment, links: dict | None = None, targets_url: str | None = None, args: dict | None = None
+    assessment,
+    links: dict | None = None,
+    targets_url: str | None = None,
+    args: dict | None = None,
+    csrf_token: str = "",
 ) -> str:
     """The strategic assessment as a printable HTML page (with a targets form when served)."""
     return _TEMPLATES.get_template("report.html").render(
@@ -441,4 +445,5 @@ def report_html(
         links=links or {},
         targets_url=targets_url,
         args=args or {},
+        csrf_token=csrf_token,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hotspots.accounts import Accounts, accounts_path_for
 from hotspots.boundaries import load_pack
 from hotspots.config import DEFAULT_PACK, DEFAULT_POSTCODES, PROJECT_ROOT
 from hotspots.ingest.postcodes import load_postcodes
@@ -42,6 +43,7 @@ def bundled_db(tmp_path_factory, pack) -> Path:
     path = tmp_path_factory.mktemp("bundled") / "store.sqlite"
     with Store(path) as store:
         import_paths(store, [BUNDLED_MONTHS], pack)
+    ensure_users(path)
     return path
 
 
@@ -54,6 +56,11 @@ def bundled_copy(bundled_db, tmp_path) -> Path:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     copy = tmp_path / "bundled-copy.sqlite"
     shutil.copyfile(bundled_db, copy)
+    accounts = accounts_path_for(bundled_db)
+    if accounts.exists():
+        with Accounts(accounts) as opened:
+            opened.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copyfile(accounts, accounts_path_for(copy))
     return copy
 
 
@@ -88,5 +95,78 @@ def run_cli(db_path, capsys, monkeypatch):
     return run
 
 
+# Test accounts: name -> (role, password, areas). Created in a store's accounts file on demand.
+USERS = {
+    "admin": ("admin", "admin-password-1", ()),
+    "analyst": ("analyst", "analyst-password-1", ()),
+    "viewer": ("viewer", "viewer-password-1", ()),
+    "hucknall": ("viewer", "hucknall-password-1", ("Hucknall",)),
+}
+
+
+def ensure_users(db: Path) -> None:
+    with Accounts.for_store(db) as accounts:
+        for name, (role, password, areas) in USERS.items():
+            if accounts.get(name) is None:
+                accounts.add(name, role, password, areas)
+
+
+def csrf_from(html: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, name: str = "analyst", password: str | None = None):
+    """Sign ``client`` in through the real /login form; returns the answer to the POST."""
+    token = csrf_from(client.get("/login").data.decode())
+    return client.post(
+        "/login",
+        data={
+            "username": name,
+            "password": password or USERS[name][1],
+            "csrf_token": token,
+        },
+    )
+
+
+def web_client(db: Path, user: str | None = "analyst", **config):
+    """A Flask test client on ``db``, signed in as one of USERS (or not signed in: None)."""
+    from hotspots.web import create_app
+
+    ensure_users(db)
+    app = create_app({"DB_PATH": str(db), "TILES": None, "TESTING": True, **config})
+    client = app.test_client()
+    if user:
+        answer = sign_in(client, user)
+        assert answer.status_code == 302, answer.data[:500]
+    return client
+
+
+def http_sign_in(base: str, name: str = "analyst"):
+    """A urllib opener holding a signed-in session on the server at ``base``."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    with opener.open(base + "/login", timeout=30) as page:
+        token = csrf_from(page.read().decode())
+    form = {"username": name, "password": USERS[name][1], "csrf_token": token}
+    with opener.open(base + "/login", urllib.parse.urlencode(form).encode(), timeout=30) as answer:
+        assert answer.url.rstrip("/") == base, f"sign-in failed: landed on {answer.url}"
+    return opener
+
+
+def csrf(client) -> str:
+    """The CSRF token of the client's session (as a page's forms carry it)."""
+    with client.session_transaction() as session:
+        return session["csrf"]
+
+
 def pytest_configure(config):
     os.environ.setdefault("COLUMNS", "200")
+    # Sessions need a signing key; tests use a fixed one rather than writing instance/config.toml.
+    os.environ.setdefault("HOTSPOTS_SECRET_KEY", "test-only-secret-key")

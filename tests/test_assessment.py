@@ -110,9 +110,9 @@ def test_report_cli_csv_matches_table_and_exports(run_cli, bundled_copy, tmp_pat
         from_zip = pd.read_csv(io.BytesIO(archive.read("crime.csv")))
     pd.testing.assert_frame_equal(cli_table, from_zip)
     # And the web page shows the same numbers as the CLI's CSV.
-    from hotspots.web import create_app
+    from tests.conftest import web_client
 
-    client = create_app({"DB_PATH": str(bundled_copy), "TILES": None}).test_client()
+    client = web_client(bundled_copy, "analyst")
     web_csv = client.get("/report/crime.csv?from=2017-10&to=2018-09").data.decode()
     pd.testing.assert_frame_equal(cli_table, pd.read_csv(io.StringIO(web_csv)))
     page = client.get("/report?from=2017-10&to=2018-09").data.decode()
@@ -135,9 +135,9 @@ def test_report_target_option_is_kept(run_cli, bundled_copy):
 
 
 def test_targets_can_be_set_on_the_report_page(bundled_copy):
-    from hotspots.web import create_app
+    from tests.conftest import csrf_from, web_client
 
-    client = create_app({"DB_PATH": str(bundled_copy), "TILES": None}).test_client()
+    client = web_client(bundled_copy, "analyst")
     page = client.get("/report?from=2017-02&to=2018-01").data.decode()
     assert 'name="target.Shoplifting"' in page
     answer = client.post(
@@ -147,6 +147,7 @@ def test_targets_can_be_set_on_the_report_page(bundled_copy):
             "to": "2018-01",
             "target.Shoplifting": "Reduce",
             "target.Drugs": "Bogus",
+            "csrf_token": csrf_from(page),
         },
     )
     assert answer.status_code == 302 and "from=2017-02" in answer.headers["Location"]

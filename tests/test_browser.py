@@ -18,6 +18,7 @@ from hotspots.config import PROJECT_ROOT
 from hotspots.importer import import_paths
 from hotspots.store import Store
 from hotspots.web import create_app
+from tests.conftest import USERS, ensure_users
 
 CHROMIUM = "/usr/bin/chromium"
 ARTEFACTS = PROJECT_ROOT / "test-artefacts"
@@ -67,8 +68,18 @@ def page(browser, server):
             else None
         ),
     )
+    sign_in(page, server)
     yield page
     context.close()
+
+
+def sign_in(page, base: str, name: str = "analyst") -> None:
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", USERS[name][1])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#signed-in-as")
 
 
 def _wait_for(page, expression: str, timeout: float = 30_000) -> None:
@@ -238,6 +249,7 @@ def hostile_server(tmp_path_factory, pack):
             source="crafted",
         )
         import_paths(store, [path], pack, mapping=mapping)
+    ensure_users(db)
     app = create_app({"DB_PATH": str(db), "TILES": None})
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -248,6 +260,7 @@ def hostile_server(tmp_path_factory, pack):
 def test_incident_text_is_shown_as_text_everywhere(page, hostile_server):
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, hostile_server)
     _open(page, hostile_server, "?group=asb&period=2017-12&method=grid")
     assert XSS in page.inner_text("#hotspot-table")  # shown literally, not as an image
     assert page.locator("#hotspot-table img").count() == 0
@@ -266,3 +279,69 @@ def test_incident_text_is_shown_as_text_everywhere(page, hostile_server):
     page.wait_for_timeout(300)
     assert dialogs == []
     assert page.locator("img[src=x]").count() == 0
+
+
+@pytest.fixture(scope="module")
+def upload_server(tmp_path_factory, bundled_db):
+    """A server on a private copy of the bundled store, for a test that imports into it."""
+    import shutil
+
+    from hotspots.accounts import accounts_path_for
+
+    folder = tmp_path_factory.mktemp("upload")
+    db = folder / "store.sqlite"
+    with Store(bundled_db) as store:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(bundled_db, db)
+    shutil.copyfile(accounts_path_for(bundled_db), accounts_path_for(db))
+    app = create_app({"DB_PATH": str(db), "TILES": None})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+def test_a_new_user_must_sign_in_and_an_analyst_uploads_the_bundled_zip(browser, upload_server):
+    base = upload_server
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # A stranger gets the sign-in page, not the map, and the API answers 401.
+    page.goto(f"{base}/?group=asb")
+    assert "/login" in page.url and page.locator(".leaflet-container").count() == 0
+    assert page.request.get(f"{base}/api/hotspots").status == 401
+    page.fill("input[name=username]", "analyst")
+    page.fill("input[name=password]", "a wrong password")
+    page.click("#login-form button[type=submit]")
+    assert "Wrong username or password." in page.inner_text(".error")
+    # The analyst signs in, lands on the map they asked for, and imports the zip.
+    page.fill("input[name=username]", "analyst")
+    page.fill("input[name=password]", USERS["analyst"][1])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector(".leaflet-container")
+    assert "group=asb" in page.url
+    page.click("header nav a:has-text('Import')")
+    page.set_input_files(
+        "input[type=file]",
+        str(PROJECT_ROOT / "data/downloads/policeuk-2019-09-nottinghamshire.zip"),
+    )
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#import-job[data-state=done]", timeout=120_000)
+    summary = page.inner_text("#import-job")
+    assert "1,334 already stored" in summary and "10,138 rejected" in summary
+    with page.expect_download() as download:
+        page.click("text=rejects (CSV)")
+    rejects = Path(download.value.path()).read_text()
+    assert (
+        rejects.startswith("id,import_id,file_name,row_number,reason")
+        and "outside district" in rejects
+    )
+    assert errors == []
+    # Signing out ends it.
+    page.click("header form.signout button")
+    page.wait_for_url("**/login")
+    page.goto(f"{base}/import")
+    assert "/login" in page.url
+    context.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import threading
 
 from hotspots.config import PROJECT_ROOT
 from tests.conftest import POLICEUK_FIXTURES
@@ -32,7 +34,14 @@ def test_run_py_serves_the_demo_on_first_start(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "HOTSPOTS_DB": str(tmp_path / "demo.sqlite")}
+    env = {
+        **os.environ,
+        "HOTSPOTS_DB": str(tmp_path / "demo.sqlite"),
+        "HOTSPOTS_INSTANCE": str(tmp_path / "instance"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("HOTSPOTS_SECRET_KEY", "HOTSPOTS_ADMIN_PASSWORD"):
+        env.pop(name, None)  # the first run makes both
     server = subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "run.py"), "--port", str(port), "--tiles", "none"],
         stdout=subprocess.PIPE,
@@ -40,6 +49,10 @@ def test_run_py_serves_the_demo_on_first_start(tmp_path):
         text=True,
         env=env,
     )
+    printed: list[str] = []
+    threading.Thread(
+        target=lambda: printed.extend(iter(server.stdout.readline, "")), daemon=True
+    ).start()
     try:
         deadline = time.time() + 240
         health = None
@@ -55,11 +68,56 @@ def test_run_py_serves_the_demo_on_first_start(tmp_path):
         assert health is not None, "the server did not answer /health"
         assert health["status"] == "ok" and health["incidents"] == 17935
         assert health["latest_period"] == "2019-09"
+        base = f"http://127.0.0.1:{port}"
+        # Nothing but /health without signing in; the admin password is printed once.
+        with urllib.request.urlopen(base + "/?group=asb", timeout=10) as response:
+            assert "/login" in response.url and 'name="password"' in response.read().decode()
+        out = "".join(printed)
+        password = re.search(r"Sign in as admin with password (\S+)", out).group(1)
+        opener = _signed_in_opener(base, "admin", password)
+        with opener.open(base + "/admin/users", timeout=30) as response:
+            assert "admin" in response.read().decode()
     finally:
         server.terminate()
-        out, err = server.communicate(timeout=30)
+        _, err = server.communicate(timeout=30)
+    out = "".join(printed)
     assert f"open http://localhost:{port}/" in out
     assert "Recommended for asb" in err
+    config = tmp_path / "instance" / "config.toml"
+    assert "secret_key" in config.read_text() and (config.stat().st_mode & 0o077) == 0
+
+
+def _signed_in_opener(base: str, username: str, password: str):
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    from tests.conftest import csrf_from
+
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    with opener.open(base + "/login", timeout=30) as page:
+        token = csrf_from(page.read().decode())
+    form = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrf_token": token}
+    ).encode()
+    with opener.open(base + "/login", form, timeout=30) as answer:
+        assert "/login" not in answer.url
+    return opener
+
+
+def test_first_run_admin_takes_the_password_from_the_environment(tmp_path, monkeypatch):
+    from hotspots.accounts import Accounts
+    from hotspots.cli import Context, ensure_admin
+
+    obj = Context(str(tmp_path / "store.sqlite"))
+    monkeypatch.setenv("HOTSPOTS_ADMIN_PASSWORD", "chosen-by-the-installer")
+    ensure_admin(obj)
+    ensure_admin(obj)  # a second start changes nothing
+    with Accounts.for_store(tmp_path / "store.sqlite") as accounts:
+        assert [u.username for u in accounts.users()] == ["admin"]
+        assert accounts.authenticate("admin", "chosen-by-the-installer") is not None
 
 
 def test_errors_are_sentences_with_nonzero_exit(run_cli, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.request
 
 import pandas as pd
 from werkzeug.serving import make_server
@@ -13,7 +12,7 @@ from werkzeug.serving import make_server
 from hotspots.importer import import_paths
 from hotspots.store import Store
 from hotspots.web import create_app
-from tests.conftest import BUNDLED_MONTHS
+from tests.conftest import BUNDLED_MONTHS, http_sign_in
 
 
 def test_map_requests_during_an_import(bundled_copy, pack, tmp_path):
@@ -40,6 +39,7 @@ def test_map_requests_during_an_import(bundled_copy, pack, tmp_path):
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{httpd.server_port}"
+    opener = http_sign_in(base, "viewer")
 
     done = threading.Event()
     failures: list[str] = []
@@ -60,7 +60,7 @@ def test_map_requests_during_an_import(bundled_copy, pack, tmp_path):
         while not done.is_set() or len(seen) < 5:
             for url in ("/api/wards?group=asb&period=2018-02", "/?group=asb&period=2018-01"):
                 try:
-                    with urllib.request.urlopen(base + url, timeout=30) as response:
+                    with opener.open(base + url, timeout=30) as response:
                         statuses.append(response.status)
                         if url.startswith("/api/wards"):
                             seen.append(json.loads(response.read())["totals"]["incidents"])

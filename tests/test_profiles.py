@@ -11,7 +11,7 @@ from hotspots.ingest.categories import CategoryGroups
 from hotspots.periods import parse_period
 from hotspots.store import Store
 from hotspots.tasking import build_pack
-from hotspots.web import create_app
+from tests.conftest import csrf, web_client
 
 GROUPS = CategoryGroups.load(BUILTIN_GROUPS)
 
@@ -75,7 +75,7 @@ def test_saved_profile_is_used_by_the_map_page_and_tasking(bundled_copy, pack):
             store, pack, GROUPS, "violence", parse_period("2017-12"), ["Hucknall"], save=False
         )
     assert tasking.method == "gistar" and tasking.params == {"cell_size": 200.0}
-    client = create_app({"DB_PATH": str(bundled_copy), "TILES": None}).test_client()
+    client = web_client(bundled_copy, "analyst")
     page = client.get("/?group=violence&period=2017-12").data.decode()
     assert "Getis-Ord Gi* (FDR)</option>" in page and 'value="gistar" selected' in page
     collection = client.get("/api/hotspots?group=violence&period=2017-12").json
@@ -111,7 +111,7 @@ def test_profile_cli(run_cli, bundled_copy):
 def test_workbench_saves_a_profile_and_compares(bundled_copy):
     from urllib.parse import quote
 
-    client = create_app({"DB_PATH": str(bundled_copy), "TILES": None}).test_client()
+    client = web_client(bundled_copy, "analyst")
     form = {
         "group": "asb",
         "from": "2017-10",
@@ -121,6 +121,7 @@ def test_workbench_saves_a_profile_and_compares(bundled_copy):
         "coverage": "0.02",
         "name": "ASB — default",
         "note": "Best PEI in the workbench",
+        "csrf_token": csrf(client),
     }
     answer = client.post("/analyst/profile", data=form)
     assert answer.status_code == 302 and "Saved+version" in answer.headers["Location"]
@@ -143,19 +144,23 @@ def test_workbench_saves_a_profile_and_compares(bundled_copy):
 
 
 def test_workbench_shows_history_and_reverts(bundled_copy):
-    client = create_app({"DB_PATH": str(bundled_copy), "TILES": None}).test_client()
+    client = web_client(bundled_copy, "analyst")
     with Store(bundled_copy) as store:
         first = profiles.save(store, "asb", "ASB — default", "kde", {}, 0.02, "First")
         profiles.save(store, "asb", "ASB — default", "grid", {}, 0.02, "Second")
     page = client.get("/analyst?group=asb").data.decode()
     assert 'id="profile-history"' in page and "First" in page and "Second" in page
     answer = client.post(
-        "/analyst/profile/revert", data={"group": "asb", "version": str(first.version)}
+        "/analyst/profile/revert",
+        data={"group": "asb", "version": str(first.version), "csrf_token": csrf(client)},
     )
     assert answer.status_code == 302
     with Store(bundled_copy) as store:
         assert profiles.current(store, "asb").method == "kde"
     assert (
-        client.post("/analyst/profile/revert", data={"group": "asb", "version": "x"}).status_code
+        client.post(
+            "/analyst/profile/revert",
+            data={"group": "asb", "version": "x", "csrf_token": csrf(client)},
+        ).status_code
         == 400
     )

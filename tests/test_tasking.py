@@ -285,9 +285,9 @@ def test_tasking_cli_writes_pdf_and_html(run_cli, bundled_copy, tmp_path):
 
 
 def test_tasking_pages_on_the_web(bundled_copy):
-    from hotspots.web import create_app
+    from tests.conftest import web_client
 
-    client = create_app({"DB_PATH": str(bundled_copy), "TILES": None}).test_client()
+    client = web_client(bundled_copy, "viewer")
     view = client.get("/tasking?area=Hucknall&group=asb&period=2017-12")
     assert view.status_code == 200
     html = view.data.decode()

@@ -10,7 +10,7 @@ import pytest
 
 from hotspots.importer import import_paths
 from hotspots.store import Store
-from hotspots.web import create_app
+from tests.conftest import web_client
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def web_db(bundled_db):
 
 @pytest.fixture
 def client(web_db):
-    return create_app({"DB_PATH": str(web_db), "TILES": None, "TESTING": True}).test_client()
+    return web_client(web_db, "analyst")
 
 
 def test_health(client):
@@ -51,12 +51,12 @@ def test_map_page_defaults_to_latest_period_and_uses_only_local_assets(client):
 
 
 def test_tiles_are_configurable(web_db):
-    with_tiles = create_app(
-        {"DB_PATH": str(web_db), "TILES": "https://tile.example.org/{z}/{x}/{y}.png"}
-    )
-    html = with_tiles.test_client().get("/").data.decode()
+    with_tiles = web_client(web_db, "viewer", TILES="https://tile.example.org/{z}/{x}/{y}.png")
+    html = with_tiles.get("/").data.decode()
     assert "https://tile.example.org/{z}/{x}/{y}.png" in html
-    default = create_app({"DB_PATH": str(web_db)}).test_client().get("/").data.decode()
+    from hotspots.maps import OSM_TILES
+
+    default = web_client(web_db, "viewer", TILES=OSM_TILES).get("/").data.decode()
     assert "tile.openstreetmap.org" in default and "OpenStreetMap" in default
 
 
@@ -146,7 +146,7 @@ def test_dated_data_is_mapped_by_iso_week(tmp_path, pack):
             {"datetime": "When", "category": "Type", "lat": "Lat", "lon": "Lon"}
         )
         import_paths(store, [path], pack, mapping=mapping)
-    client = create_app({"DB_PATH": str(db), "TILES": None}).test_client()
+    client = web_client(db, "viewer")
     html = client.get("/?group=noise").data.decode()
     # The latest complete ISO week in the data is 2017-W50 (11–17 December).
     assert "2017-12-11 to 2017-12-17" in html
@@ -180,7 +180,9 @@ def test_security_headers_and_script_nonces(client, web_db):
     assert (
         client.get("/?group=asb&period=2017-12").headers["Content-Security-Policy"] != policy
     )  # per request
-    with_tiles = create_app({"DB_PATH": str(web_db)}).test_client().get("/health")
+    from hotspots.maps import OSM_TILES
+
+    with_tiles = web_client(web_db, None, TILES=OSM_TILES).get("/health")
     assert (
         "img-src 'self' data: https://tile.openstreetmap.org"
         in with_tiles.headers["Content-Security-Policy"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 
-from hotspots.config import PROJECT_ROOT, load_settings
+from hotspots.accounts import accounts_path_for
+from hotspots.config import PROJECT_ROOT, load_settings, secret_key
 from hotspots.errors import HotspotsError
 from hotspots.maps import OSM_TILES
 
@@ -24,19 +26,45 @@ def create_app(test_config: dict | None = None) -> Flask:
         DB_PATH=str(settings.db_path),
         PACK_DIR=str(settings.pack_dir),
         GROUPS_PATH=str(settings.groups_path),
+        TOLERANCE_M=settings.tolerance_m,
         TILES=OSM_TILES,  # a tile URL template, or None for no basemap
         ASSETS_DIR=str(PROJECT_ROOT / "node_modules"),
         JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=int(settings.max_upload_mb * 1024 * 1024),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),
+        SESSION_COOKIE_NAME="hotspots_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
     )
     if test_config:
         app.config.update(test_config)
     if app.config["TILES"] in ("", "none", "None"):
         app.config["TILES"] = None
+    app.config.setdefault("ACCOUNTS_PATH", str(accounts_path_for(app.config["DB_PATH"])))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(settings.instance_dir)
 
-    from hotspots.web import analyst, api, assets, db, pages, report, security, tasking
+    from hotspots.web import (
+        admin,
+        analyst,
+        api,
+        assets,
+        auth,
+        db,
+        imports,
+        pages,
+        report,
+        security,
+        tasking,
+    )
 
     db.init_app(app)
     security.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(imports.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -53,6 +81,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     @app.errorhandler(404)
     def not_found(_error):
         return jsonify(error="Not found."), 404
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        limit = app.config["MAX_CONTENT_LENGTH"] / 1024 / 1024
+        message = (
+            f"That file is larger than the {limit:g} MB limit. Split it (e.g. by month) or ask "
+            "an admin to raise max_upload_mb."
+        )
+        if request.path.startswith("/api/"):
+            return jsonify(error=message), 413
+        return render_template("message.html", title="File too large", message=message), 413
 
     @app.errorhandler(HotspotsError)
     def user_error(error):

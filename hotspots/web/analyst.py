@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from hotspots import profiles
 from hotspots.dashboard import QueryError, options, parse_query, to_wgs84_geojson
 from hotspots.errors import HotspotsError
+from hotspots.web.auth import audit, current_user
 from hotspots.web.db import get_groups, get_pack, get_store
 from hotspots.workbench import compare, parameter_forms, preview
 
@@ -91,11 +92,12 @@ def save_profile():
             dict(query.params),
             query.coverage,
             form.get("note", ""),
-            saved_by=form.get("saved_by") or None,
+            saved_by=current_user().username,
             scores=(preview(store, pack, groups, query).get("scores") or {}).get("mean"),
         )
     except HotspotsError as exc:
         return jsonify(error=str(exc), parameter="note" if "note" in str(exc) else "name"), 400
+    audit("profile_save", f"{query.group} version {saved.version}: {saved.label}")
     return redirect(
         url_for(
             "analyst.page", group=query.group, saved=f"Saved version {saved.version}: {saved.label}"
@@ -114,10 +116,11 @@ def revert_profile():
             group,
             version,
             request.form.get("note", "").strip() or "reverted from the workbench",
-            request.form.get("saved_by") or None,
+            current_user().username,
         )
     except (ValueError, HotspotsError) as exc:
         return jsonify(error=str(exc), parameter="version"), 400
+    audit("profile_revert", f"{group} version {version} made current as version {saved.version}")
     return redirect(
         url_for(
             "analyst.page",

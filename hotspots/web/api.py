@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from hotspots.dashboard import QueryError, incidents_table, map_view, parse_query, to_wgs84_geojson
 from hotspots.maps import hotspot_features
+from hotspots.web.auth import area_scoped, audit, current_user, refuse
 from hotspots.web.db import get_groups, get_pack, get_store
 
 bp = Blueprint("api", __name__)
@@ -20,7 +21,7 @@ def bad_parameter(exc: QueryError):
 
 def _query():
     store, pack, groups = get_store(), get_pack(), get_groups()
-    return store, pack, groups, parse_query(request.args, store, pack, groups)
+    return store, pack, groups, parse_query(area_scoped(request.args), store, pack, groups)
 
 
 @bp.get("/health")
@@ -70,9 +71,11 @@ def wards():
 
 @bp.get("/api/incidents")
 def incidents():
+    fmt = request.args.get("format", "geojson")
+    if fmt == "csv" and not current_user().has_role("analyst"):
+        return refuse(403, "Exporting incidents as CSV needs the analyst role.")
     store, pack, groups, query = _query()
     frame = incidents_table(store, pack, groups, query)
-    fmt = request.args.get("format", "geojson")
     if fmt == "csv":
         buffer = io.StringIO()
         lon_lat = frame.to_crs("EPSG:4326")
@@ -81,6 +84,7 @@ def incidents():
         )
         out.to_csv(buffer, index=False)
         name = f"incidents-{query.group}-{query.period.label.replace(' ', '')}.csv"
+        audit("export", f"{name}: {len(out):,} incidents, {query.area or 'whole district'}")
         return Response(
             buffer.getvalue(),
             mimetype="text/csv",

@@ -1,9 +1,10 @@
-"""The store, boundary pack and category groups for the current request."""
+"""The store, accounts, boundary pack and category groups for the current request."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, g
 
+from hotspots.accounts import Accounts
 from hotspots.boundaries import load_pack
 from hotspots.ingest.categories import CategoryGroups
 from hotspots.store import Store
@@ -13,6 +14,12 @@ def get_store() -> Store:
     if "store" not in g:
         g.store = Store(current_app.config["DB_PATH"])
     return g.store
+
+
+def get_accounts() -> Accounts:
+    if "accounts" not in g:
+        g.accounts = Accounts(current_app.config["ACCOUNTS_PATH"])
+    return g.accounts
 
 
 def get_pack():
@@ -28,9 +35,10 @@ def get_groups() -> CategoryGroups:
 
 
 def close_store(_error=None) -> None:
-    store = g.pop("store", None)
-    if store is not None:
-        store.close()
+    for name in ("store", "accounts"):
+        opened = g.pop(name, None)
+        if opened is not None:
+            opened.close()
 
 
 def init_app(app: Flask) -> None:

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from hotspots.dashboard import QueryError, map_view, options, parse_query
 from hotspots.maps import build_map, render
 from hotspots.web.assets import asset_urls
+from hotspots.web.auth import area_scoped, current_user
 from hotspots.web.db import get_groups, get_pack, get_store
 from hotspots.web.security import with_nonce
 
@@ -33,8 +34,14 @@ def query_args(query) -> dict:
 def home():
     store, pack, groups = get_store(), get_pack(), get_groups()
     choices = options(store, pack, groups)
+    user = current_user()
+    if user.restricted:
+        choices.areas = [a for a in choices.areas if a in user.areas]
+        choices.wards = sorted(
+            pack.wards.loc[pack.wards["area"].isin(user.areas), "ward_name"].tolist()
+        )
     try:
-        query = parse_query(request.args, store, pack, groups)
+        query = parse_query(area_scoped(request.args), store, pack, groups)
     except QueryError as exc:
         return render_template(
             "map.html", error=str(exc), options=choices, args=request.args, view=None
@@ -47,8 +54,9 @@ def home():
         current_app.config["TILES"],
     )
     key = ("map", assets, incidents_url, tiles)
-    if key not in view.renderings:
-        view.renderings[key] = render(build_map(view, assets, incidents_url, tiles))
+    with view.rendering_lock:  # one rendering per view and setting, however many ask at once
+        if key not in view.renderings:
+            view.renderings[key] = render(build_map(view, assets, incidents_url, tiles))
     # Tasking packs are per neighbourhood area: a ward's pack is its area's.
     area = query.area
     if area and area not in choices.areas:

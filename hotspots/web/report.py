@@ -10,6 +10,7 @@ from hotspots.assessment import strategic_assessment
 from hotspots.errors import HotspotsError
 from hotspots.periods import add_months, latest_full_window, parse_period
 from hotspots.printing import report_html
+from hotspots.web.auth import audit, csrf_token
 from hotspots.web.db import get_groups, get_pack, get_store
 
 bp = Blueprint("report", __name__)
@@ -42,7 +43,13 @@ def page():
             for name in assessment.tables()
         }
     )
-    return report_html(assessment, links, targets_url=url_for("report.set_targets"), args=args)
+    return report_html(
+        assessment,
+        links,
+        targets_url=url_for("report.set_targets"),
+        args=args,
+        csrf_token=csrf_token(),
+    )
 
 
 @bp.post("/report/targets")
@@ -51,9 +58,12 @@ def set_targets():
     from hotspots.assessment import TARGETS
 
     store = get_store()
+    changed = []
     for key, value in request.form.items():
         if key.startswith("target.") and value in TARGETS:
             store.set_report_target(key[len("target.") :], value)
+            changed.append(f"{key[len('target.') :]}={value}")
+    audit("report_targets", "; ".join(changed))
     args = {k: v for k, v in request.form.items() if k in ("from", "to")}
     return redirect(url_for("report.page", **args))
 
@@ -61,8 +71,10 @@ def set_targets():
 @bp.get("/report/<table>.csv")
 def csv_file(table: str):
     assessment = _assessment()
+    body = assessment.csv(table)
+    audit("export", f"report table {table} ({assessment.current.label})")
     return Response(
-        assessment.csv(table),
+        body,
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=assessment-{table}.csv"},
     )
@@ -70,8 +82,10 @@ def csv_file(table: str):
 
 @bp.get("/report.zip")
 def zip_file():
+    assessment = _assessment()
+    audit("export", f"report tables zip ({assessment.current.label})")
     return Response(
-        _assessment().zip_bytes(),
+        assessment.zip_bytes(),
         mimetype="application/zip",
         headers={"Content-Disposition": "attachment; filename=assessment.zip"},
     )

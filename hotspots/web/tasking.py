@@ -11,6 +11,7 @@ from hotspots.errors import HotspotsError
 from hotspots.periods import parse_period
 from hotspots.printing import html_document, pdf_bytes
 from hotspots.tasking import DEFAULT_TOP, build_pack
+from hotspots.web.auth import Forbidden, audit, current_user
 from hotspots.web.db import get_groups, get_pack, get_store
 
 bp = Blueprint("tasking", __name__)
@@ -27,6 +28,14 @@ def _pack_from_request():
         areas = [pack.area_named(area).name] if area else None
     except HotspotsError as exc:
         raise QueryError("area", f"area: {exc} (tasking packs are per neighbourhood area)") from exc
+    user = current_user()
+    if user.restricted:
+        if areas is None:
+            areas = list(user.areas)
+        elif areas[0] not in user.areas:
+            raise Forbidden(
+                f"Your account shows {', '.join(user.areas)} only; ask an admin for access to {areas[0]}."
+            )
     single = (args.get("period") or "").strip()
     start, end = (
         (single, single)
@@ -65,8 +74,10 @@ def print_view():
 def pdf():
     pack, tasking = _pack_from_request()
     name = f"tasking-{'-'.join(a.split()[0] for a in tasking.areas)}-{tasking.group}-{tasking.period.label.replace(' ', '')}.pdf"
+    document = pdf_bytes(tasking, pack)
+    audit("export", f"{name}: {len(tasking.patrol_areas)} patrol areas")
     return Response(
-        pdf_bytes(tasking, pack),
+        document,
         mimetype="application/pdf",
         headers={"Content-Disposition": f"attachment; filename={name}"},
     )

@@ -1,0 +1,52 @@
+"""What the web benchmarks share: a demo store with an account, a free port, a signed-in client."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import socket
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_USER, BENCH_PASSWORD = "bench-analyst", "bench-password-1"
+
+
+def demo_store(folder: Path) -> Path:
+    """A store in ``folder`` holding the bundled Ashfield months, with an analyst account."""
+    from hotspots.accounts import Accounts
+    from hotspots.boundaries import load_pack
+    from hotspots.config import DEFAULT_PACK
+    from hotspots.importer import import_paths
+    from hotspots.store import Store
+
+    db = folder / "store.sqlite"
+    with Store(db) as store:
+        import_paths(store, [ROOT / "data" / "policeuk"], load_pack(DEFAULT_PACK))
+    with Accounts.for_store(db) as accounts:
+        accounts.add(BENCH_USER, "analyst", BENCH_PASSWORD)
+    return db
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def signed_in_opener(base: str) -> urllib.request.OpenerDirector:
+    """A urllib opener whose cookie jar holds a session signed in as the benchmark analyst."""
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    with opener.open(base + "/login", timeout=60) as page:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
+    form = {"username": BENCH_USER, "password": BENCH_PASSWORD, "csrf_token": token}
+    with opener.open(base + "/login", urllib.parse.urlencode(form).encode(), timeout=60) as answer:
+        if "/login" in answer.url:
+            raise SystemExit("The benchmark could not sign in.")
+    return opener
