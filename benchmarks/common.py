@@ -40,13 +40,22 @@ def free_port() -> int:
 
 def signed_in_opener(base: str) -> urllib.request.OpenerDirector:
     """A urllib opener whose cookie jar holds a session signed in as the benchmark analyst."""
-    opener = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-    )
+    return signed_in(base)[0]
+
+
+def session_cookie(base: str) -> str:
+    """A ``Cookie`` header value for a new session signed in as the benchmark analyst."""
+    jar = signed_in(base)[1]
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def signed_in(base: str) -> tuple[urllib.request.OpenerDirector, http.cookiejar.CookieJar]:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     with opener.open(base + "/login", timeout=60) as page:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
     form = {"username": BENCH_USER, "password": BENCH_PASSWORD, "csrf_token": token}
     with opener.open(base + "/login", urllib.parse.urlencode(form).encode(), timeout=60) as answer:
         if "/login" in answer.url:
             raise SystemExit("The benchmark could not sign in.")
-    return opener
+    return opener, jar

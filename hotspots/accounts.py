@@ -165,9 +165,14 @@ class Accounts:
             self.conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
             )
-            self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(_SCHEMA)
+            # Every web request opens this file: create the schema only when it is missing.
+            ready = self.conn.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_client'"
+            ).fetchone()[0]
+            if not ready:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Cannot open the accounts file at {self.path}: {exc}.") from exc
         except OSError as exc:

@@ -12,7 +12,7 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -53,6 +53,10 @@ class MapQuery:
 
 def default_period(store: Store) -> Period:
     """The latest complete period in the store: its latest month, or latest whole ISO week."""
+    return per_store_version(store, "default_period", lambda: _default_period(store))
+
+
+def _default_period(store: Store) -> Period:
     months = store.months()
     if not months:
         raise HotspotsError("The store holds no incidents yet.")
@@ -80,6 +84,14 @@ class Options:
 
 
 def options(store: Store, pack: BoundaryPack, groups: CategoryGroups) -> Options:
+    """What the map form offers (a fresh copy: the caller may narrow it, e.g. to a user's areas)."""
+    cached = per_store_version(
+        store, ("options", id(pack), id(groups)), lambda: _options(store, pack, groups)
+    )
+    return replace(cached)
+
+
+def _options(store: Store, pack: BoundaryPack, groups: CategoryGroups) -> Options:
     categories = store.categories()
     unit = periods_unit(store)
     months = store.months()
@@ -278,6 +290,41 @@ _BUILDING: dict[tuple, threading.Lock] = {}
 _CACHE_SIZE = 64
 
 
+_FACTS: dict[tuple, object] = {}
+
+
+def per_store_version(store: Store, name, compute):
+    """``compute()``, remembered until the store changes (an import or a new recommendation)."""
+    key = (str(store.path), store_version(store), name)
+    with _CACHE_LOCK:
+        if key in _FACTS:
+            return _FACTS[key]
+    value = compute()
+    with _CACHE_LOCK:
+        if len(_FACTS) > 256:
+            _FACTS.clear()
+        _FACTS[key] = value
+    return value
+
+
+def data_version(store: Store, query: MapQuery) -> tuple:
+    """What a view's data depends on: the incident counts of the months it covers.
+
+    Imports only add incidents, and every import updates the per-month counts in its own
+    transaction, so these counts change exactly when the view's incidents could have. An
+    import of other months leaves the view (and the maps people are looking at) warm.
+    """
+    first = query.previous.start.strftime("%Y-%m")
+    last = (query.period.end - dt.timedelta(days=1)).strftime("%Y-%m")
+    rows = store.conn.execute(
+        "SELECT month, category, incidents FROM month_counts WHERE month BETWEEN ? AND ?"
+        " ORDER BY month, category",
+        (first, last),
+    ).fetchall()
+    saved = store.conn.execute("SELECT COALESCE(MAX(saved_at), '') FROM recommendations")
+    return hash(tuple(rows)), saved.fetchone()[0]
+
+
 def store_version(store: Store) -> tuple:
     """Changes whenever an import or a saved recommendation changes what a map would show."""
     return store.conn.execute(
@@ -288,7 +335,7 @@ def store_version(store: Store) -> tuple:
 
 def map_view(store: Store, pack: BoundaryPack, groups: CategoryGroups, query: MapQuery) -> MapView:
     """The map view for ``query``, computed once per store version and kept warm."""
-    key = (str(store.path), store_version(store), id(pack), id(groups), query)
+    key = (str(store.path), data_version(store, query), id(pack), id(groups), query)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)

@@ -20,7 +20,8 @@ from hotspots.boundaries import BNG
 from hotspots.errors import StoreError
 from hotspots.periods import Period
 
-SCHEMA_VERSION = 1
+# Bump whenever _SCHEMA or INDEXES change: an open store re-runs them only when this differs.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -187,26 +188,37 @@ class Store:
             self.conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
             )
-            self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             # import_id references are written only by write_import, in the same transaction as
             # their import; enforcing them per row would cost ~10% of a bulk import.
             self.conn.execute("PRAGMA foreign_keys=OFF")
             # A larger page cache keeps index inserts of big imports off the disk (~256 MB cap).
             self.conn.execute("PRAGMA cache_size=-262144")
-            self.conn.executescript(_SCHEMA)
-            for definition in INDEXES.values():
-                self.conn.execute(definition)
-            self.conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            if not self._is_current():  # a new store, or one from before a schema change
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.executescript(_SCHEMA)
+                for definition in INDEXES.values():
+                    self.conn.execute(definition)
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Cannot open the incident store at {self.path}: {exc}.") from exc
         except OSError as exc:
             raise StoreError(
                 f"Cannot create the incident store at {self.path}: {exc.strerror}."
             ) from exc
+
+    def _is_current(self) -> bool:
+        """Whether the schema is in place already (the web opens the store on every request)."""
+        try:
+            row = self.conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.OperationalError:  # no meta table: a new file
+            return False
+        return row is not None and row[0] == str(SCHEMA_VERSION)
 
     def close(self) -> None:
         self.conn.close()

@@ -132,7 +132,19 @@ class StudyArea:
 
     @classmethod
     def from_pack(cls, pack: BoundaryPack, area: str | None = None) -> StudyArea:
-        """The district, or a neighbourhood area or ward of it named by ``area``."""
+        """The district, or a neighbourhood area or ward of it named by ``area``.
+
+        Kept on the pack once built (a pack does not change once loaded): every map request
+        asks for its area, and the union of its wards is the costly part. Treat it as read-only.
+        """
+        cache = pack.__dict__.setdefault("_study_areas", {})
+        key = (area or "").strip().casefold()
+        if key not in cache:
+            cache[key] = cls._build(pack, area)
+        return cache[key]
+
+    @classmethod
+    def _build(cls, pack: BoundaryPack, area: str | None) -> StudyArea:
         wards = pack.wards
         if area is None or area.strip().casefold() in ("", "district", pack.name.casefold()):
             return cls(pack.name, pack.district, wards)
