@@ -175,3 +175,14 @@ def test_viewers_cannot_upload_and_jobs_are_private(bundled_copy):
     other = analyst.application.test_client()  # other analysts may not
     sign_in(other, "second-analyst", "second-analyst-1")
     assert other.get(answer.headers["Location"]).status_code == 404
+
+
+def test_file_names_are_shown_as_text(bundled_copy):
+    client = web_client(bundled_copy, "analyst")
+    hostile = "<img src=x onerror=alert(1)>.csv"
+    page = _finish(client, _upload(client, hostile, (BAD / "future-dates.csv").read_bytes()))
+    assert "&lt;img src=x onerror=alert(1)&gt;.csv" in page and "<img src=x" not in page
+    listing = client.get("/import").data.decode()
+    assert "<img src=x" not in listing
+    audit = web_client(bundled_copy, "admin").get("/admin/audit?action=import").data.decode()
+    assert "&lt;img src=x onerror=alert(1)&gt;.csv" in audit and "<img src=x" not in audit
