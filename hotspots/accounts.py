@@ -86,6 +86,8 @@ ACTIONS = {
     "user_disable": "disabled a user",
     "user_enable": "enabled a user",
     "user_reset_password": "reset a password",
+    "password_change": "changed their own password",
+    "password_change_failed": "password change refused (wrong current password)",
 }
 
 
@@ -335,6 +337,27 @@ class Accounts:
         )
         self.record(by, "user_reset_password", user.username, client)
         return password
+
+    def change_password(
+        self, username: str, current: str, new: str, client: str | None = None
+    ) -> User:
+        """A user's own change: the current password must be right; other sessions end."""
+        row = self.conn.execute(
+            "SELECT password_hash FROM users WHERE username = ?", (username,)
+        ).fetchone()
+        if row is None or not check_password_hash(row[0], current):
+            self.record(username, "password_change_failed", "wrong current password", client)
+            raise AccountError("The current password is not right.")
+        if new == current:
+            raise AccountError("The new password must differ from the current one.")
+        _check_password(new)
+        self.conn.execute(
+            "UPDATE users SET password_hash = ?, session_epoch = session_epoch + 1 "
+            "WHERE username = ?",
+            (generate_password_hash(new), username),
+        )
+        self.record(username, "password_change", "", client)
+        return self._require(username)
 
     # -- signing in ------------------------------------------------------------------------
     def _recent_failures(self, column: str, value: str, since: dt.datetime) -> tuple[int, str]:

@@ -377,3 +377,28 @@ def test_audit_csv_cells_cannot_become_spreadsheet_formulas(tmp_path):
         accounts.record("=cmd|' /C calc'!A0", "login_failed", "+1", "-x")
         row = list(csv.reader(io.StringIO(accounts.audit_csv())))[1]
     assert row[2].startswith("'=") and row[4] == "'+1" and row[5] == "'-x"
+
+
+def test_users_change_their_own_password(app, bundled_copy):
+    client, elsewhere = app.test_client(), app.test_client()
+    sign_in(client, "viewer")
+    sign_in(elsewhere, "viewer")
+    form = {
+        "current_password": "not it at all",
+        "new_password": "my-own-new-password",
+        "confirm_password": "my-own-new-password",
+    }
+    wrong = client.post("/account/password", data={**form, "csrf_token": csrf(client)})
+    assert wrong.status_code == 400 and "current password is not right" in wrong.text
+    mismatch = {**form, "current_password": USERS["viewer"][1], "confirm_password": "different-1"}
+    answer = client.post("/account/password", data={**mismatch, "csrf_token": csrf(client)})
+    assert answer.status_code == 400 and "differ" in answer.text
+    form["current_password"] = USERS["viewer"][1]
+    answer = client.post("/account/password", data={**form, "csrf_token": csrf(client)})
+    assert answer.status_code == 200 and "Password changed." in answer.text
+    assert client.get("/").status_code == 200  # this session goes on
+    assert elsewhere.get("/").status_code == 302  # the other one has ended
+    assert sign_in(app.test_client(), "viewer", "my-own-new-password").status_code == 302
+    with _accounts(bundled_copy) as accounts:
+        actions = [line["action"] for line in accounts.audit(username="viewer")]
+    assert "password_change" in actions and "password_change_failed" in actions

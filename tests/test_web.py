@@ -205,3 +205,27 @@ def test_map_zooms_to_the_chosen_area(client, pack):
     north_east = [float(v) for v in bounds.group(2).split(",")]
     assert south_west == pytest.approx([lat[0], lon[0]], abs=1e-6)
     assert north_east == pytest.approx([lat[1], lon[1]], abs=1e-6)
+
+
+def test_errors_are_sentences_for_people_and_json_for_the_api(web_db):
+    from hotspots.web import create_app
+    from tests.conftest import sign_in
+
+    app = create_app({"DB_PATH": str(web_db), "TILES": None})
+
+    def broken():
+        raise RuntimeError("internal detail that must not leak")
+
+    app.add_url_rule("/broken", "broken", broken)
+    app.add_url_rule("/api/broken", "api_broken", broken)
+    client = app.test_client()
+    sign_in(client, "viewer")
+    page = client.get("/broken")
+    assert page.status_code == 500 and page.mimetype == "text/html"
+    assert "Something went wrong on the server" in page.text
+    assert "internal detail" not in page.text and "Traceback" not in page.text
+    api = client.get("/api/broken")
+    assert api.status_code == 500 and "Something went wrong" in api.json["error"]
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and "There is no such page here." in missing.text
+    assert client.get("/api/no-such-thing").json == {"error": "There is no such page here."}

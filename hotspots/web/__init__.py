@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask
 
 from hotspots.accounts import accounts_path_for
 from hotspots.config import PROJECT_ROOT, load_settings, secret_key
@@ -78,30 +78,32 @@ def create_app(test_config: dict | None = None) -> Flask:
             "Front-end assets are missing (%s): run `make install`.", ", ".join(missing)
         )
 
+    # Errors answer in a sentence: JSON for the API, a page for people; never a traceback.
     @app.errorhandler(404)
     def not_found(_error):
-        return jsonify(error="Not found."), 404
+        return auth.refuse(404, "There is no such page here.", "Not found")
 
     @app.errorhandler(413)
     def too_large(_error):
         limit = app.config["MAX_CONTENT_LENGTH"] / 1024 / 1024
-        message = (
+        return auth.refuse(
+            413,
             f"That file is larger than the {limit:g} MB limit. Split it (e.g. by month) or ask "
-            "an admin to raise max_upload_mb."
+            "an admin to raise max_upload_mb.",
+            "File too large",
         )
-        if request.path.startswith("/api/"):
-            return jsonify(error=message), 413
-        return render_template("message.html", title="File too large", message=message), 413
 
     @app.errorhandler(HotspotsError)
     def user_error(error):
-        return jsonify(error=str(error)), 400
+        return auth.refuse(400, str(error), "That did not work")
 
     @app.errorhandler(500)
     def server_error(_error):
-        # The details go to the log; the user gets a sentence, never a traceback.
-        return jsonify(
-            error="Something went wrong on the server. It has been logged; please try again."
-        ), 500
+        # The details go to the log.
+        return auth.refuse(
+            500,
+            "Something went wrong on the server. It has been logged; please try again.",
+            "Something went wrong",
+        )
 
     return app

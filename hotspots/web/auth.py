@@ -28,7 +28,7 @@ from flask import (
     url_for,
 )
 
-from hotspots.accounts import SignInRefused, User
+from hotspots.accounts import AccountError, SignInRefused, User
 from hotspots.web.db import get_accounts
 
 bp = Blueprint("auth", __name__)
@@ -74,11 +74,11 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def refuse(status: int, message: str):
+def refuse(status: int, message: str, title: str = "Not allowed"):
     """An answer the user can read: JSON for the API, a page for people."""
     if _wants_json():
         return jsonify(error=message), status
-    return render_template("message.html", title="Not allowed", message=message), status
+    return render_template("message.html", title=title, message=message), status
 
 
 def _signed_in_user() -> User | None:
@@ -133,6 +133,30 @@ def logout():
     audit("logout")
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    """Everyone may change their own password (e.g. the one an admin gave them)."""
+    message, error, status = None, None, 200
+    if request.method == "POST":
+        new = request.form.get("new_password", "")
+        if new != request.form.get("confirm_password", ""):
+            error, status = "The new password and its confirmation differ.", 400
+        else:
+            try:
+                user = get_accounts().change_password(
+                    current_user().username,
+                    request.form.get("current_password", ""),
+                    new,
+                    client_address(),
+                )
+            except AccountError as exc:
+                error, status = str(exc), 400
+            else:
+                session["epoch"] = user.session_epoch  # this session goes on; others end
+                message = "Password changed. Any other sessions of yours have ended."
+    return render_template("password.html", message=message, error=error), status
 
 
 def area_scoped(args) -> dict:
