@@ -114,6 +114,46 @@ def client(base: str, until: float, seed: int, results: list, errors: list) -> N
         results.append((label, elapsed, started))
 
 
+def upload(base: str, months: list[Path], folder: Path) -> subprocess.CompletedProcess:
+    """Upload the months as one zip through /import and wait until the import has finished."""
+    import re
+    import urllib.request
+    import uuid
+    import zipfile
+
+    archive = folder / "months.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in months:
+            out.write(path, f"{path.name[:7]}/{path.name}")
+    opener = signed_in_opener(base)
+    with opener.open(base + "/import", timeout=60) as page:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="months.zip"\r\n'
+            "Content-Type: application/zip\r\n\r\n"
+        ).encode()
+        + archive.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        base + "/import",
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with opener.open(request, timeout=120) as answer:
+        job = answer.url
+    while True:
+        with opener.open(job, timeout=60) as page:
+            text = page.read().decode()
+        if 'data-state="running"' not in text:
+            state = re.search(r'data-state="(\w+)"', text).group(1)
+            return subprocess.CompletedProcess(["upload"], 0 if state == "done" else 1, "", text)
+        time.sleep(0.5)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -125,6 +165,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--server-threads", type=int, default=8)
     parser.add_argument("--import-files", type=int, default=5)
+    parser.add_argument(
+        "--import-via",
+        choices=["cli", "web"],
+        default="cli",
+        help="Run the import as `hotspots import` in its own process, or upload it as one zip "
+        "through the import page (it then runs in a thread of the server).",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,20 +209,23 @@ def main() -> None:
                 thread.start()
             time.sleep(min(10, args.seconds / 6))
             import_started = time.perf_counter()
-            importer = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "hotspots.cli",
-                    "--db",
-                    str(db),
-                    "import",
-                    *map(str, months),
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
+            if args.import_via == "web":
+                importer = upload(base, months, folder)
+            else:
+                importer = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "hotspots.cli",
+                        "--db",
+                        str(db),
+                        "import",
+                        *map(str, months),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
             import_seconds = time.perf_counter() - import_started
             for thread in threads:
                 thread.join()

@@ -9,6 +9,7 @@ the same length. Views are cached per store version, so a repeated request is se
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -380,6 +381,17 @@ def incidents_table(
 
 def to_wgs84_geojson(frame: gpd.GeoDataFrame, precision: int = 5) -> dict:
     """A GeoDataFrame as a GeoJSON dict in WGS84, coordinates rounded (5 decimals ≈ 1 m)."""
+    if not len(frame):
+        return {"type": "FeatureCollection", "features": []}
     out = frame.to_crs("EPSG:4326")
-    out = out.set_geometry(shapely.set_precision(out.geometry.values, 10**-precision))
-    return out.__geo_interface__ if len(out) else {"type": "FeatureCollection", "features": []}
+    # GEOS writes the geometries (vectorised); geopandas' per-feature path is ~5× slower here.
+    geometries = shapely.to_geojson(shapely.set_precision(out.geometry.values, 10**-precision))
+    table = out.drop(columns=out.geometry.name).astype(object)
+    rows = table.where(table.notna(), None).to_dict(orient="records")
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": row, "geometry": json.loads(shape)}
+            for row, shape in zip(rows, geometries, strict=True)
+        ],
+    }
