@@ -152,6 +152,16 @@ def random_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def _check_areas(role: str, areas) -> list[str]:
+    areas = sorted({a.strip() for a in areas if a.strip()})
+    if areas and role != "viewer":
+        raise AccountError(
+            "Only viewers can be limited to some areas; analysts and admins work on the whole "
+            "district."
+        )
+    return areas
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"Passwords must be at least {MIN_PASSWORD} characters long.")
@@ -258,9 +268,9 @@ class Accounts:
             raise AccountError(f"Role must be one of {', '.join(ROLES)}, not '{role}'.")
         if self.get(username) is not None:
             raise AccountError(f"A user called '{username}' already exists.")
+        areas = _check_areas(role, areas)
         password = password or random_password()
         _check_password(password)
-        areas = sorted({a.strip() for a in areas if a.strip()})
         self.conn.execute(
             "INSERT INTO users (username, password_hash, role, areas, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -290,7 +300,7 @@ class Accounts:
             raise AccountError(f"Role must be one of {', '.join(ROLES)}, not '{role}'.")
         if user.role == "admin" and role != "admin" and self._last_admin(user):
             raise AccountError("That is the last active admin; make another admin first.")
-        areas = sorted({a.strip() for a in areas if a.strip()})
+        areas = _check_areas(role, areas)
         self.conn.execute(
             "UPDATE users SET role = ?, areas = ? WHERE id = ?",
             (role, json.dumps(areas), user.id),

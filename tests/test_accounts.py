@@ -280,6 +280,8 @@ def test_user_cli(run_cli, db_path):
     assert code == 2 and "Atlantis" in err
     code, out, err = run_cli("user", "add", "jo.bloggs")
     assert code == 2 and "already exists" in err
+    code, out, err = run_cli("user", "add", "ana", "--role", "analyst", "--area", "Hucknall")
+    assert code == 2 and "Only viewers can be limited to some areas" in err
     code, out, err = run_cli("user", "add", "short", "--password", "tiny")
     assert code == 2 and "at least 10 characters" in err
     code, out, err = run_cli("user", "reset-password", "jo.bloggs", "--password", "another-one-1")

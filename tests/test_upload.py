@@ -6,6 +6,7 @@ import io
 import re
 import time
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -71,7 +72,8 @@ def test_analyst_uploads_the_bundled_police_uk_zip(bundled_copy):
         lines = accounts.audit(username="analyst")
     assert [line["action"] for line in lines[:3]] == ["import", "export", "import"]
     assert "1,334 already stored" in lines[2]["detail"]
-    assert not any((bundled_copy.parent).rglob("upload-*")), "the uploaded copy is removed"
+    uploads = Path(client.application.instance_path) / "uploads"
+    assert not list(uploads.glob("upload-*")), "the uploaded copy is removed"
 
 
 def test_a_new_month_is_imported_and_mapped(bundled_copy):

@@ -44,6 +44,7 @@ from hotspots.web.db import get_store
 bp = Blueprint("imports", __name__)
 
 ALLOWED = {".csv", ".zip"}
+KEEP_JOBS = 100
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # old Excel (.xls)
 
@@ -214,7 +215,10 @@ def upload():
     path = folder / name
     upload.save(path)
     job = Job(id=uuid.uuid4().hex, username=current_user().username, file_name=upload.filename)
-    _jobs()[job.id] = job
+    jobs = _jobs()
+    for old in [j.id for j in jobs.values() if not j.running][:-KEEP_JOBS]:
+        del jobs[old]  # finished jobs stay viewable until this many newer ones have finished
+    jobs[job.id] = job
     settings = {
         name: current_app.config[name]
         for name in ("DB_PATH", "PACK_DIR", "TOLERANCE_M", "ACCOUNTS_PATH")
