@@ -288,6 +288,10 @@ def _build(store: Store, pack: BoundaryPack, groups: CategoryGroups, query: MapQ
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _BUILDING: dict[tuple, threading.Lock] = {}
+# Building a view (or rendering one) is seconds of Python under the GIL when many are cold at
+# once, as after an import. One at a time: requests for warm views are then answered between
+# builds instead of queueing behind all of them; cold ones wait for their turn either way.
+HEAVY_WORK = threading.Lock()
 _CACHE_SIZE = 64
 
 
@@ -349,7 +353,8 @@ def map_view(store: Store, pack: BoundaryPack, groups: CategoryGroups, query: Ma
             if key in _CACHE:
                 return _CACHE[key]
         try:
-            view = _build(store, pack, groups, query)
+            with HEAVY_WORK:
+                view = _build(store, pack, groups, query)
         except BaseException:
             with _CACHE_LOCK:
                 _BUILDING.pop(key, None)

@@ -7,7 +7,14 @@ import json
 
 from flask import Blueprint, Response, jsonify, request
 
-from hotspots.dashboard import QueryError, incidents_table, map_view, parse_query, to_wgs84_geojson
+from hotspots.dashboard import (
+    HEAVY_WORK,
+    QueryError,
+    incidents_table,
+    map_view,
+    parse_query,
+    to_wgs84_geojson,
+)
 from hotspots.maps import hotspot_features
 from hotspots.web.auth import area_scoped, audit, current_user, refuse
 from hotspots.web.db import get_groups, get_pack, get_store
@@ -44,7 +51,8 @@ def _answer(view, name: str, build) -> Response:
     """A JSON answer made once per map view (views are cached until the store changes)."""
     with view.rendering_lock:
         if name not in view.renderings:
-            view.renderings[name] = json.dumps(build(), separators=(",", ":"))
+            with HEAVY_WORK:
+                view.renderings[name] = json.dumps(build(), separators=(",", ":"))
     return Response(view.renderings[name], mimetype="application/json")
 
 
