@@ -78,6 +78,7 @@ def main() -> None:
             f"{'analyst preview, parameter change (district-year)':<46} {timings[0] * 1000:>9.0f} "
             f"{statistics.median(timings) * 1000:>15.1f} {sorted(timings)[-1] * 1000:>12.1f}"
         )
+        time.sleep(0.5)  # let the last answers finish before the server's sockets close
         server.close()
 
 
