@@ -20,6 +20,9 @@ from hotspots.boundaries import BNG
 from hotspots.errors import StoreError
 from hotspots.periods import Period
 
+# How long a write waits for another one (e.g. an import running elsewhere) to finish.
+LOCK_WAIT_S = 30.0
+
 # Bump whenever _SCHEMA or INDEXES change: an open store re-runs them only when this differs.
 SCHEMA_VERSION = 2
 
@@ -186,7 +189,7 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
+                self.path, isolation_level=None, check_same_thread=False, timeout=LOCK_WAIT_S
             )
             self.conn.execute("PRAGMA synchronous=NORMAL")
             # import_id references are written only by write_import, in the same transaction as
@@ -248,7 +251,15 @@ class Store:
         n_rejects = len(rejects["reason"])
         total = n_incidents + n_rejects
         cur = self.conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            raise StoreError(
+                f"Another import has been writing to the store for over {LOCK_WAIT_S:g} s; "
+                "nothing from this file was stored. Import it again when that one has finished."
+            ) from exc
         try:
             cur.execute(
                 "INSERT INTO imports (file_name, sha256, kind, source, rows_read, imported, already_stored,"

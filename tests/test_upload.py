@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 import time
 import zipfile
 from pathlib import Path
@@ -12,7 +13,10 @@ import pandas as pd
 import pytest
 
 from hotspots.accounts import Accounts
-from hotspots.config import PROJECT_ROOT
+from hotspots.boundaries import load_pack
+from hotspots.config import DEFAULT_PACK, PROJECT_ROOT
+from hotspots.errors import StoreError
+from hotspots.importer import import_paths
 from hotspots.store import Store
 from tests.conftest import FIXTURES, csrf, sign_in, web_client
 
@@ -188,3 +192,25 @@ def test_file_names_are_shown_as_text(bundled_copy):
     assert "<img src=x" not in listing
     audit = web_client(bundled_copy, "admin").get("/admin/audit?action=import").data.decode()
     assert "&lt;img src=x onerror=alert(1)&gt;.csv" in audit and "<img src=x" not in audit
+
+
+def test_uploads_take_turns_and_a_locked_store_is_a_sentence(bundled_copy, monkeypatch):
+    from hotspots.web import imports
+
+    client = web_client(bundled_copy, "analyst")
+    with imports._IMPORT_SLOT:  # as if another upload were importing
+        answer = _upload(client, "future-dates.csv", (BAD / "future-dates.csv").read_bytes())
+        time.sleep(0.5)
+        page = client.get(answer.headers["Location"]).text
+        assert 'data-state="running"' in page and "waiting for the import before it" in page
+    assert 'data-state="done"' in _finish(client, answer)
+    # A write that cannot get the store (here: held by the test) gives up with a sentence.
+    monkeypatch.setattr("hotspots.store.LOCK_WAIT_S", 0.2)
+    holder = sqlite3.connect(bundled_copy, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with Store(bundled_copy) as store, pytest.raises(StoreError, match="Another import"):
+            import_paths(store, [BAD / "utf8-bom.csv"], load_pack(DEFAULT_PACK))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -45,6 +45,8 @@ bp = Blueprint("imports", __name__)
 
 ALLOWED = {".csv", ".zip"}
 KEEP_JOBS = 100
+# One upload imports at a time (SQLite has one writer); later ones wait their turn.
+_IMPORT_SLOT = threading.Lock()
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # old Excel (.xls)
 
@@ -145,24 +147,39 @@ def _supervise(job: Job, path: Path, settings: dict, client: str, log) -> None:
         ),
         daemon=True,
     )
-    job.stage = "starting the import"
-    outcome = None
     try:
-        process.start()
-        while outcome is None:
-            try:
-                message = messages.get(timeout=1)
-            except queue.Empty:
-                if not process.is_alive():
-                    outcome = ("crash", f"the import process stopped (exit {process.exitcode})")
-                continue
-            if message[0] == "progress":
-                job.stage, job.done, job.total = message[1], message[2], max(message[3], 1)
-            else:
-                outcome = message
-        process.join(timeout=30)
+        job.stage = "waiting for the import before it to finish"
+        with _IMPORT_SLOT:
+            job.stage = "starting the import"
+            outcome = _follow(job, process, messages)
+    except Exception as exc:  # noqa: BLE001 - the page must say it failed, not hang
+        outcome = ("crash", f"{type(exc).__name__}: {exc}")
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
+    _finish(job, outcome, path, settings, client, log)
+
+
+def _follow(job: Job, process, messages) -> tuple:
+    """Run the import process; pass its progress to ``job``; return how it ended."""
+    outcome = None
+    process.start()
+    while outcome is None:
+        try:
+            message = messages.get(timeout=1)
+        except queue.Empty:
+            if not process.is_alive():
+                outcome = ("crash", f"the import process stopped (exit {process.exitcode})")
+            continue
+        if message[0] == "progress":
+            job.stage, job.done, job.total = message[1], message[2], max(message[3], 1)
+        else:
+            outcome = message
+    process.join(timeout=30)
+    return outcome
+
+
+def _finish(job: Job, outcome: tuple, path: Path, settings: dict, client: str, log) -> None:
+    """Show how the import ended on the job page, and record it in the audit log."""
     kind, value = outcome
     if kind == "done":
         job.report = value
