@@ -170,3 +170,7 @@ def pytest_configure(config):
     os.environ.setdefault("COLUMNS", "200")
     # Sessions need a signing key; tests use a fixed one rather than writing instance/config.toml.
     os.environ.setdefault("HOTSPOTS_SECRET_KEY", "test-only-secret-key")
+    # A fresh instance folder (uploads, saved mappings), never the developer's instance/.
+    import tempfile
+
+    os.environ["HOTSPOTS_INSTANCE"] = tempfile.mkdtemp(prefix="hotspots-test-instance-")

@@ -214,3 +214,67 @@ def test_uploads_take_turns_and_a_locked_store_is_a_sentence(bundled_copy, monke
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_council_export_is_imported_with_a_mapping_kept_for_next_time(bundled_copy, tmp_path):
+    """A council ASB export (generated: dates and times, which police.uk lacks)."""
+    rows = pd.read_csv(FIXTURES / "policeuk" / "2017-12-ashfield-sample.csv", dtype=str)
+    export = pd.DataFrame(
+        {
+            "Ref": [f"ASB/{i:05d}" for i in range(len(rows))],
+            "Reported": [f"{1 + i % 28:02d}/12/2017 2{i % 4}:15" for i in range(len(rows))],
+            "Type": "Noise nuisance",
+            "Lat": rows["Latitude"],
+            "Long": rows["Longitude"],
+            "Where": rows["Location"],
+        }
+    )
+    data = export.to_csv(index=False).encode()
+    client = web_client(bundled_copy, "analyst")
+    page = client.get("/import").text
+    assert 'name="column.date"' in page and 'name="column.postcode"' in page
+    form = {
+        "source": "Council ASB",
+        "column.id": "Ref",
+        "column.date": "Reported",
+        "column.category": "Type",
+        "column.lat": "Lat",
+        "column.lon": "Long",
+        "column.location": "Where",
+        "save_mapping": "1",
+        "file": (io.BytesIO(data), "council-asb.csv"),
+        "csrf_token": csrf(client),
+    }
+    answer = client.post("/import", data=form, content_type="multipart/form-data")
+    page = _finish(client, answer)
+    assert 'data-state="done"' in page and f"{len(export):,} new incidents" in page
+    with Store(bundled_copy) as store:
+        stored = store.incidents(columns=["occurred", "category"])
+    noise = stored[stored["category"] == "Noise nuisance"]
+    assert len(noise) == len(export) and noise["occurred"].str.len().eq(16).all()
+    # The mapping was kept: the next export needs only its name.
+    assert '<option value="council-asb">' in client.get("/import").text
+    again = client.post(
+        "/import",
+        data={
+            "mapping": "council-asb",
+            "file": (io.BytesIO(data), "council-asb.csv"),
+            "csrf_token": csrf(client),
+        },
+        content_type="multipart/form-data",
+    )
+    assert f"0 new incidents, {len(export):,} already stored" in _finish(client, again)
+    # An incomplete mapping is a sentence before anything is read.
+    bad = client.post(
+        "/import",
+        data={
+            "column.date": "Reported",
+            "file": (io.BytesIO(data), "council-asb.csv"),
+            "csrf_token": csrf(client),
+        },
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 400 and "needs category" in bad.text
+    # Without a mapping, a local export is explained in the page's own terms.
+    plain = _finish(client, _upload(client, "council-asb.csv", data))
+    assert "open “A local export”" in plain and "--map" not in plain

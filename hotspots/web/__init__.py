@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         PACK_DIR=str(settings.pack_dir),
         GROUPS_PATH=str(settings.groups_path),
         TOLERANCE_M=settings.tolerance_m,
+        POSTCODES_PATH=str(settings.postcodes_path),
         TILES=OSM_TILES,  # a tile URL template, or None for no basemap
         ASSETS_DIR=str(PROJECT_ROOT / "node_modules"),
         JSON_SORT_KEYS=False,

@@ -35,8 +35,9 @@ from flask import (
 from werkzeug.utils import secure_filename
 
 from hotspots.accounts import Accounts
-from hotspots.errors import HotspotsError
+from hotspots.errors import HotspotsError, MappingError
 from hotspots.importer import ImportReport, import_paths
+from hotspots.ingest.mapping import FIELDS, ColumnMapping
 from hotspots.store import Store
 from hotspots.web.auth import audit, client_address, current_user, refuse
 from hotspots.web.db import get_store
@@ -45,6 +46,8 @@ bp = Blueprint("imports", __name__)
 
 ALLOWED = {".csv", ".zip"}
 KEEP_JOBS = 100
+# The mapping fields the form offers ("datetime" is the same as "date").
+FORM_FIELDS = [f for f in FIELDS if f != "datetime"]
 # One upload imports at a time (SQLite has one writer); later ones wait their turn.
 _IMPORT_SLOT = threading.Lock()
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -95,24 +98,33 @@ def check_upload(name: str, head: bytes) -> str | None:
     return None
 
 
-def _import_in_child(path: str, db_path: str, pack_dir: str, tolerance, username, messages):
+def _import_in_child(path: str, task: dict, messages) -> None:
     """The import itself, in its own process at a lower priority: it gets its own CPU time and
     GIL, so the maps keep answering while it runs."""
     import contextlib
 
     from hotspots.boundaries import load_pack
+    from hotspots.ingest.postcodes import load_postcodes
 
     with contextlib.suppress(AttributeError, OSError):
         os.nice(5)
+    mapping = task["mapping"]
     try:
-        with Store(db_path) as store:
+        postcodes = (
+            load_postcodes(task["POSTCODES_PATH"])
+            if mapping is not None and "postcode" in mapping.columns
+            else None
+        )
+        with Store(task["DB_PATH"]) as store:
             report = import_paths(
                 store,
                 [Path(path)],
-                load_pack(pack_dir),
-                tolerance_m=tolerance,
+                load_pack(task["PACK_DIR"]),
+                mapping=mapping,
+                postcodes=postcodes,
+                tolerance_m=float(task["TOLERANCE_M"]),
                 progress=lambda stage, done, total: messages.put(("progress", stage, done, total)),
-                imported_by=username,
+                imported_by=task["username"],
             )
         messages.put(("done", report))
     except HotspotsError as exc:
@@ -137,14 +149,7 @@ def _supervise(job: Job, path: Path, settings: dict, client: str, log) -> None:
     messages = context.Queue()
     process = context.Process(
         target=_import_in_child,
-        args=(
-            str(path),
-            settings["DB_PATH"],
-            settings["PACK_DIR"],
-            float(settings["TOLERANCE_M"]),
-            job.username,
-            messages,
-        ),
+        args=(str(path), {**settings, "username": job.username}, messages),
         daemon=True,
     )
     try:
@@ -191,6 +196,11 @@ def _finish(job: Job, outcome: tuple, path: Path, settings: dict, client: str, l
         detail = f"{job.file_name}: {files}"
     elif kind == "error":
         job.error = value.replace(str(path.parent) + "/", "")
+        if "--mapping FILE" in job.error:  # the CLI's advice; on this page it is the form
+            job.error = job.error.split(" To import a local export")[0] + (
+                " To import a local export, open “A local export” on the import page and say "
+                "which columns hold the date, category and location."
+            )
         detail = f"{job.file_name}: failed: {job.error}"
     else:
         log.error("Import of %s failed: %s", job.file_name, value)
@@ -210,6 +220,8 @@ def page():
     jobs = [j for j in _jobs().values() if j.username == current_user().username]
     return render_template(
         "import.html",
+        fields={f: FIELDS[f] for f in FORM_FIELDS},
+        mappings=saved_mappings(_mappings_dir()),
         imports=imports.to_dict(orient="records"),
         jobs=sorted(jobs, key=lambda j: -j.started)[:5],
         limit_mb=current_app.config["MAX_CONTENT_LENGTH"] / 1024 / 1024,
@@ -228,6 +240,10 @@ def upload():
     if problem:
         audit("import", f"{upload.filename}: refused: {problem}")
         return refuse(400, problem)
+    try:
+        mapping = mapping_from_form(request.form, _mappings_dir())
+    except HotspotsError as exc:
+        return refuse(400, str(exc))
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=_upload_dir()))
     path = folder / name
     upload.save(path)
@@ -238,8 +254,9 @@ def upload():
     jobs[job.id] = job
     settings = {
         name: current_app.config[name]
-        for name in ("DB_PATH", "PACK_DIR", "TOLERANCE_M", "ACCOUNTS_PATH")
+        for name in ("DB_PATH", "PACK_DIR", "TOLERANCE_M", "ACCOUNTS_PATH", "POSTCODES_PATH")
     }
+    settings["mapping"] = mapping
     thread = threading.Thread(
         target=_supervise,
         args=(job, path, settings, client_address(), current_app.logger),
@@ -248,6 +265,39 @@ def upload():
     )
     thread.start()
     return redirect(url_for("imports.job_page", job_id=job.id))
+
+
+def saved_mappings(folder: Path) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.toml"))
+
+
+def mapping_from_form(form, folder: Path) -> ColumnMapping | None:
+    """The column mapping the form describes: a saved one, one typed in (saved for next time
+    when asked), or None for police.uk files."""
+    chosen = (form.get("mapping") or "").strip()
+    if chosen:
+        if chosen not in saved_mappings(folder):
+            raise MappingError(f"There is no saved column mapping called '{chosen}'.")
+        return ColumnMapping.from_toml(folder / f"{chosen}.toml")
+    pairs = [
+        f"{field}={form.get('column.' + field, '').strip()}"
+        for field in FORM_FIELDS
+        if form.get("column." + field, "").strip()
+    ]
+    if not pairs:
+        return None
+    source = (form.get("source") or "").strip() or "local export"
+    mapping = ColumnMapping.from_options(pairs, source=source)
+    if form.get("save_mapping"):
+        name = secure_filename(source.lower().replace(" ", "-")) or "local-export"
+        (folder / f"{name}.toml").write_text(mapping.to_toml(), encoding="utf-8")
+    return mapping
+
+
+def _mappings_dir() -> Path:
+    folder = Path(current_app.instance_path) / "mappings"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _upload_dir() -> Path:
