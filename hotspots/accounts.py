@@ -81,6 +81,7 @@ ACTIONS = {
     "profile_save": "saved a method profile",
     "profile_revert": "reverted a method profile",
     "report_targets": "set report targets",
+    "tasking_issue": "issued a tasking pack",
     "user_add": "added a user",
     "user_update": "changed a user's role or areas",
     "user_disable": "disabled a user",

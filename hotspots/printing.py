@@ -378,8 +378,17 @@ def _png_data_uri(draw, size, rect=(0.01, 0.01, 0.98, 0.98)) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def html_document(tasking: TaskingPack, pack: BoundaryPack, pdf_url: str | None = None) -> str:
-    """The pack as a printable HTML page (A4, one patrol area per page); maps as embedded PNG."""
+def html_document(
+    tasking: TaskingPack,
+    pack: BoundaryPack,
+    pdf_url: str | None = None,
+    issue: dict | None = None,
+) -> str:
+    """The pack as a printable HTML page (A4, one patrol area per page); maps as embedded PNG.
+
+    ``issue`` (served pages only): ``url``, ``csrf_token``, ``fields`` and ``issued`` for the
+    screen-only "Issue this pack" form.
+    """
     overview = _png_data_uri(lambda ax: draw_overview_map(ax, tasking, pack), (7.0, 5.2))
     pages = []
     for patrol in tasking.patrol_areas:
@@ -397,7 +406,7 @@ def html_document(tasking: TaskingPack, pack: BoundaryPack, pdf_url: str | None 
             }
         )
     return _TEMPLATES.get_template("tasking.html").render(
-        tasking=tasking, overview=overview, pages=pages, pdf_url=pdf_url
+        tasking=tasking, overview=overview, pages=pages, pdf_url=pdf_url, issue=issue
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -310,3 +311,31 @@ def test_dosage_follows_the_visit_length(bundled_copy, pack, visit_minutes):
     minutes = [p.officer_minutes_per_week for p in tasking.patrol_areas]
     assert minutes == [v * 7 * visit_minutes for v in (3, 2, 1)][: len(minutes)]
     assert tasking.patrol_minutes_per_week == sum(minutes)
+
+
+def test_looking_at_a_pack_records_nothing_and_issuing_it_does(bundled_copy):
+    from hotspots.accounts import Accounts
+    from tests.conftest import csrf, web_client
+
+    client = web_client(bundled_copy, "viewer")
+    query = "area=Hucknall&group=asb&period=2017-12"
+    page = client.get(f"/tasking?{query}").text
+    client.get(f"/tasking.pdf?{query}")
+    with Store(bundled_copy) as store:
+        assert store.patrol_areas("asb", "Hucknall", "2017-12") == []
+    assert "Not issued yet" in page and 'id="issue-form"' in page
+    answer = client.post(
+        "/tasking/issue",
+        data={"area": "Hucknall", "group": "asb", "period": "2017-12", "csrf_token": csrf(client)},
+    )
+    assert answer.status_code == 302 and "area=Hucknall" in answer.headers["Location"]
+    with Store(bundled_copy) as store:
+        issued = sorted(i for i, _ in store.patrol_areas("asb", "Hucknall", "2017-12"))
+    shown = sorted(set(re.findall(r"HUC-ASB-\d\d", page)))
+    assert issued and issued == shown
+    assert "Issued:" in client.get(f"/tasking?{query}").text
+    # A different method shows different patrol areas: not the ones on record.
+    assert "Not issued yet" in client.get(f"/tasking?{query}&method=grid&top=1").text
+    with Accounts.for_store(bundled_copy) as accounts:
+        line = accounts.audit(username="viewer", action="tasking_issue")[0]
+    assert "asb 2017-12, Hucknall" in line["detail"] and issued[0] in line["detail"]

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import html
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, redirect, request, url_for
 
 from hotspots.dashboard import QueryError, default_period
 from hotspots.errors import HotspotsError
 from hotspots.periods import parse_period
 from hotspots.printing import html_document, pdf_bytes
 from hotspots.tasking import DEFAULT_TOP, build_pack
-from hotspots.web.auth import Forbidden, audit, current_user
+from hotspots.web.auth import Forbidden, audit, csrf_token, current_user
 from hotspots.web.db import get_groups, get_pack, get_store
 
 bp = Blueprint("tasking", __name__)
 
 
-def _pack_from_request():
+def _pack_from_request(args=None, save: bool = False):
+    """The pack the arguments ask for; ``save`` records its patrol areas as issued."""
     store, pack, groups = get_store(), get_pack(), get_groups()
-    args = request.args
+    args = request.args if args is None else args
     area = (args.get("area") or "").strip()
     group = (args.get("group") or "asb").strip()
     if group not in groups.keys_for(store.categories()):
@@ -55,7 +56,9 @@ def _pack_from_request():
     if not 1 <= top <= 10:
         raise QueryError("top", "top must be between 1 and 10.")
     method = (args.get("method") or "").strip() or None
-    return pack, build_pack(store, pack, groups, group, period, areas, method=method, top=top)
+    return pack, build_pack(
+        store, pack, groups, group, period, areas, method=method, top=top, save=save
+    )
 
 
 @bp.errorhandler(QueryError)
@@ -65,9 +68,36 @@ def bad_parameter(exc: QueryError):
 
 @bp.get("/tasking")
 def print_view():
+    """Looking at a pack (or downloading it) records nothing; issuing it is a separate step."""
     pack, tasking = _pack_from_request()
     pdf_url = url_for("tasking.pdf", **request.args)
-    return html_document(tasking, pack, pdf_url=pdf_url)
+    store = get_store()
+    shown = {(p.area, p.id) for p in tasking.patrol_areas}
+    on_record = {
+        (area, patrol_id)
+        for area in {a for a, _ in shown}
+        for patrol_id, _polygon in store.patrol_areas(tasking.group, area, tasking.period.label)
+    }
+    issue = {
+        "url": url_for("tasking.issue"),
+        "csrf_token": csrf_token(),
+        "fields": dict(request.args),
+        "issued": bool(shown) and shown == on_record,
+    }
+    return html_document(tasking, pack, pdf_url=pdf_url, issue=issue)
+
+
+@bp.post("/tasking/issue")
+def issue():
+    """Record the pack's patrol areas as issued, so the next period's pack keeps their IDs."""
+    fields = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    _pack, tasking = _pack_from_request(fields, save=True)
+    audit(
+        "tasking_issue",
+        f"{tasking.group} {tasking.period.label}, {', '.join(tasking.areas)}: "
+        + (", ".join(p.id for p in tasking.patrol_areas) or "no patrol areas"),
+    )
+    return redirect(url_for("tasking.print_view", **fields))
 
 
 @bp.get("/tasking.pdf")
