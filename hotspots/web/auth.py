@@ -28,8 +28,8 @@ from flask import (
     url_for,
 )
 
-from hotspots.accounts import AccountError, SignInRefused, User
-from hotspots.web.db import get_accounts
+from hotspots.accounts import AccountError, SignInRefused, User, area_allowed
+from hotspots.web.db import get_accounts, get_pack
 
 bp = Blueprint("auth", __name__)
 
@@ -159,15 +159,16 @@ def change_password():
     return render_template("password.html", message=message, error=error), status
 
 
+class Forbidden(Exception):
+    """The signed-in user may not see this."""
+
+
 def area_scoped(args) -> dict:
     """Request arguments with the area narrowed to the user's own areas, if they have any.
 
     No area (the whole district) becomes the user's first area; an area or ward outside their
     areas raises ``Forbidden`` (an unknown name is left for the query parser to report).
     """
-    from hotspots.accounts import area_allowed
-    from hotspots.web.db import get_pack
-
     scoped = args.to_dict() if hasattr(args, "to_dict") else dict(args)
     user = current_user()
     if user is None or not user.restricted:
@@ -181,10 +182,6 @@ def area_scoped(args) -> dict:
             f"Your account shows {', '.join(user.areas)} only; ask an admin for access to {area}."
         )
     return scoped
-
-
-class Forbidden(Exception):
-    """The signed-in user may not see this."""
 
 
 def init_app(app: Flask) -> None:
