@@ -229,3 +229,17 @@ def test_errors_are_sentences_for_people_and_json_for_the_api(web_db):
     missing = client.get("/no-such-page")
     assert missing.status_code == 404 and "There is no such page here." in missing.text
     assert client.get("/api/no-such-thing").json == {"error": "There is no such page here."}
+
+
+def test_an_empty_store_says_what_to_do(tmp_path):
+    empty = tmp_path / "empty.sqlite"
+    analyst = web_client(empty, "analyst")
+    for path in ("/", "/analyst", "/report", "/tasking?area=Hucknall"):
+        page = analyst.get(path)
+        assert page.status_code == 200, path
+        assert "No incidents yet" in page.text and 'href="/import"' in page.text, path
+    assert analyst.get("/api/hotspots").json["error"].startswith("The store holds no incidents")
+    assert analyst.get("/import").status_code == 200
+    viewer = web_client(empty, "viewer")
+    assert "Ask your analyst to import some." in viewer.get("/").text
+    assert viewer.get("/health").json["incidents"] == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 
 from hotspots.accounts import accounts_path_for
 from hotspots.config import PROJECT_ROOT, load_settings, secret_key
@@ -93,6 +93,16 @@ def create_app(test_config: dict | None = None) -> Flask:
             "an admin to raise max_upload_mb.",
             "File too large",
         )
+
+    @app.before_request
+    def needs_incidents():
+        # Pages that show incidents say what to do when there are none yet.
+        shows_incidents = request.blueprint in ("maps", "analyst", "report", "tasking") or (
+            request.blueprint == "api" and request.endpoint != "api.health"
+        )
+        if shows_incidents and auth.current_user() is not None and not db.get_store().months():
+            return auth.no_data_yet()
+        return None
 
     @app.errorhandler(HotspotsError)
     def user_error(error):

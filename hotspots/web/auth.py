@@ -159,6 +159,23 @@ def change_password():
     return render_template("password.html", message=message, error=error), status
 
 
+def no_data_yet():
+    """The answer for pages that need incidents when the store has none: what to do next."""
+    user = current_user()
+    if user is not None and user.has_role("analyst"):
+        message = (
+            "The store holds no incidents yet. Import police.uk files (a month's CSV or the zip "
+            "from data.police.uk) or a local export on the Import page."
+        )
+    else:
+        message = "The store holds no incidents yet. Ask your analyst to import some."
+    if _wants_json():
+        return jsonify(error=message), 404
+    return render_template(
+        "message.html", title="No incidents yet", message=message, import_link=True
+    ), 200
+
+
 class Forbidden(Exception):
     """The signed-in user may not see this."""
 
