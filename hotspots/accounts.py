@@ -29,7 +29,8 @@ from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from hotspots.errors import HotspotsError, StoreError
+from hotspots.errors import HotspotsError
+from hotspots.store import open_database
 
 ROLES = ("viewer", "analyst", "admin")
 MIN_PASSWORD = 10
@@ -168,30 +169,22 @@ def _check_password(password: str) -> None:
         raise AccountError(f"Passwords must be at least {MIN_PASSWORD} characters long.")
 
 
+def _set_up_accounts(conn: sqlite3.Connection) -> None:
+    # Opened on every command and sign-in check: create the schema only when it is missing.
+    ready = conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_client'"
+    ).fetchone()[0]
+    if not ready:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(_SCHEMA)
+
+
 class Accounts:
     """The accounts file: users and the audit log. Use as a context manager or call close()."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            # Every web request opens this file: create the schema only when it is missing.
-            ready = self.conn.execute(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit_client'"
-            ).fetchone()[0]
-            if not ready:
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"Cannot open the accounts file at {self.path}: {exc}.") from exc
-        except OSError as exc:
-            raise StoreError(
-                f"Cannot create the accounts file at {self.path}: {exc.strerror}."
-            ) from exc
+        self.conn = open_database(self.path, "accounts file", _set_up_accounts)
 
     @classmethod
     def for_store(cls, store_path: str | Path) -> Accounts:

@@ -181,47 +181,61 @@ class ImportRecord:
         return sum(self.rejected_by_reason.values())
 
 
+def open_database(
+    path: Path, what: str, set_up: Callable[[sqlite3.Connection], None]
+) -> sqlite3.Connection:
+    """A connection to the SQLite file at ``path`` as hotspots uses them: autocommit, usable
+    from any thread, waiting up to LOCK_WAIT_S for another writer; ``set_up`` then readies it.
+    A file that cannot be opened or created is a StoreError naming ``what``."""
+    conn = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=LOCK_WAIT_S
+        )
+        conn.execute("PRAGMA synchronous=NORMAL")
+        set_up(conn)
+        return conn
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        raise StoreError(f"Cannot open the {what} at {path}: {exc}.") from exc
+    except OSError as exc:
+        raise StoreError(f"Cannot create the {what} at {path}: {exc.strerror}.") from exc
+
+
+def _set_up_store(conn: sqlite3.Connection) -> None:
+    # import_id references are written only by write_import, in the same transaction as
+    # their import; enforcing them per row would cost ~10% of a bulk import.
+    conn.execute("PRAGMA foreign_keys=OFF")
+    # A larger page cache keeps index inserts of big imports off the disk (~256 MB cap).
+    conn.execute("PRAGMA cache_size=-262144")
+    if not _schema_is_current(conn):  # a new store, or one from before a schema change
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(_SCHEMA)
+        for definition in INDEXES.values():
+            conn.execute(definition)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+
+
+def _schema_is_current(conn: sqlite3.Connection) -> bool:
+    """Whether the schema is in place already (checked on every open, so kept cheap)."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table: a new file
+        return False
+    return row is not None and row[0] == str(SCHEMA_VERSION)
+
+
 class Store:
     """An open incident store. Use as a context manager or call :meth:`close`."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=LOCK_WAIT_S
-            )
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            # import_id references are written only by write_import, in the same transaction as
-            # their import; enforcing them per row would cost ~10% of a bulk import.
-            self.conn.execute("PRAGMA foreign_keys=OFF")
-            # A larger page cache keeps index inserts of big imports off the disk (~256 MB cap).
-            self.conn.execute("PRAGMA cache_size=-262144")
-            if not self._is_current():  # a new store, or one from before a schema change
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.executescript(_SCHEMA)
-                for definition in INDEXES.values():
-                    self.conn.execute(definition)
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"Cannot open the incident store at {self.path}: {exc}.") from exc
-        except OSError as exc:
-            raise StoreError(
-                f"Cannot create the incident store at {self.path}: {exc.strerror}."
-            ) from exc
-
-    def _is_current(self) -> bool:
-        """Whether the schema is in place already (the web opens the store on every request)."""
-        try:
-            row = self.conn.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
-        except sqlite3.OperationalError:  # no meta table: a new file
-            return False
-        return row is not None and row[0] == str(SCHEMA_VERSION)
+        self.conn = open_database(self.path, "incident store", _set_up_store)
 
     def close(self) -> None:
         self.conn.close()
