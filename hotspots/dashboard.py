@@ -207,6 +207,15 @@ class MapView:
     def hotspots(self) -> gpd.GeoDataFrame:
         return self.result.hotspots
 
+    def rendering(self, key, make):
+        """``make()`` (a page's map, an API answer), made once per view and key however many
+        ask at once, and kept with the view."""
+        with self.rendering_lock:
+            if key not in self.renderings:
+                with HEAVY_WORK:
+                    self.renderings[key] = make()
+            return self.renderings[key]
+
 
 def _trend(now: int, before: int) -> str:
     if before == 0:

@@ -8,7 +8,6 @@ import json
 from flask import Blueprint, Response, jsonify, request
 
 from hotspots.dashboard import (
-    HEAVY_WORK,
     QueryError,
     incidents_table,
     map_view,
@@ -49,11 +48,8 @@ def health():
 
 def _answer(view, name: str, build) -> Response:
     """A JSON answer made once per map view (views are cached until the store changes)."""
-    with view.rendering_lock:
-        if name not in view.renderings:
-            with HEAVY_WORK:
-                view.renderings[name] = json.dumps(build(), separators=(",", ":"))
-    return Response(view.renderings[name], mimetype="application/json")
+    body = view.rendering(name, lambda: json.dumps(build(), separators=(",", ":")))
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/api/hotspots")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
-from hotspots.dashboard import HEAVY_WORK, QueryError, map_view, options, parse_query
+from hotspots.dashboard import QueryError, map_view, options, parse_query
 from hotspots.maps import build_map, render
 from hotspots.web.assets import asset_urls
 from hotspots.web.auth import area_scoped, current_user
@@ -53,11 +53,10 @@ def home():
         url_for("api.incidents", **args),
         current_app.config["TILES"],
     )
-    key = ("map", assets, incidents_url, tiles)
-    with view.rendering_lock:  # one rendering per view and setting, however many ask at once
-        if key not in view.renderings:
-            with HEAVY_WORK:
-                view.renderings[key] = render(build_map(view, assets, incidents_url, tiles))
+    rendered = view.rendering(
+        ("map", assets, incidents_url, tiles),
+        lambda: render(build_map(view, assets, incidents_url, tiles)),
+    )
     # Tasking packs are per neighbourhood area: a ward's pack is its area's.
     area = query.area
     if area and area not in choices.areas:
@@ -80,9 +79,9 @@ def home():
         args=request.args,
         query=query,
         view=view,
-        map=view.renderings[key],
-        map_head=with_nonce(view.renderings[key].head),
-        map_body=with_nonce(view.renderings[key].body),
+        map=rendered,
+        map_head=with_nonce(rendered.head),
+        map_body=with_nonce(rendered.body),
         api_args=args,
         tiles=current_app.config["TILES"],
     )
