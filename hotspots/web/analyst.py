@@ -10,16 +10,14 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from hotspots import profiles
 from hotspots.dashboard import QueryError, options, parse_query, to_wgs84_geojson
 from hotspots.errors import HotspotsError
-from hotspots.web.auth import audit, current_user
+from hotspots.web.auth import audit, bad_parameter, current_user
 from hotspots.web.db import get_groups, get_pack, get_store
 from hotspots.workbench import compare, parameter_forms, preview
 
 bp = Blueprint("analyst", __name__)
 
 
-@bp.errorhandler(QueryError)
-def bad_parameter(exc: QueryError):
-    return jsonify(error=str(exc), parameter=exc.parameter), 400
+bp.register_error_handler(QueryError, bad_parameter)
 
 
 def _page_data(message: str | None = None, error: str | None = None):

@@ -15,15 +15,13 @@ from hotspots.dashboard import (
     to_wgs84_geojson,
 )
 from hotspots.maps import hotspot_features
-from hotspots.web.auth import area_scoped, audit, current_user, refuse
+from hotspots.web.auth import area_scoped, audit, bad_parameter, current_user, refuse
 from hotspots.web.db import get_groups, get_pack, get_store
 
 bp = Blueprint("api", __name__)
 
 
-@bp.errorhandler(QueryError)
-def bad_parameter(exc: QueryError):
-    return jsonify(error=str(exc), parameter=exc.parameter), 400
+bp.register_error_handler(QueryError, bad_parameter)
 
 
 def _query():

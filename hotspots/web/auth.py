@@ -29,6 +29,7 @@ from flask import (
 )
 
 from hotspots.accounts import AccountError, SignInRefused, User, area_allowed
+from hotspots.dashboard import QueryError
 from hotspots.web.db import get_accounts, get_pack
 
 bp = Blueprint("auth", __name__)
@@ -72,6 +73,12 @@ def _csrf_ok() -> bool:
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def bad_parameter(exc: QueryError):
+    """A wrong request parameter, named, as JSON: the API's callers and the workbench's script
+    read ``parameter`` to point at the field."""
+    return jsonify(error=str(exc), parameter=exc.parameter), 400
 
 
 def refuse(status: int, message: str, title: str = "Not allowed"):
@@ -194,11 +201,18 @@ def area_scoped(args) -> dict:
     area = (scoped.get("area") or "").strip()
     if area.casefold() in ("", "district", pack.name.casefold()):
         scoped["area"] = user.areas[0]
-    elif not area_allowed(user, pack, area):
-        raise Forbidden(
-            f"Your account shows {', '.join(user.areas)} only; ask an admin for access to {area}."
-        )
+    else:
+        require_area(area)
     return scoped
+
+
+def require_area(name: str) -> None:
+    """Raise Forbidden unless the signed-in user may see the area or ward called ``name``."""
+    user = current_user()
+    if user is not None and not area_allowed(user, get_pack(), name):
+        raise Forbidden(
+            f"Your account shows {', '.join(user.areas)} only; ask an admin for access to {name}."
+        )
 
 
 def init_app(app: Flask) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import html
-
 from flask import Blueprint, Response, redirect, request, url_for
 
 from hotspots.assessment import strategic_assessment
-from hotspots.errors import HotspotsError
 from hotspots.periods import add_months, latest_full_window, parse_period
 from hotspots.printing import report_html
 from hotspots.web.auth import audit, csrf_token
@@ -25,11 +22,6 @@ def _assessment():
     else:
         period = latest_full_window(store.months(), 12) or parse_period(store.months()[-1])
     return strategic_assessment(store, get_pack(), get_groups(), period)
-
-
-@bp.errorhandler(HotspotsError)
-def bad_request(exc: HotspotsError):
-    return Response(f"<p>{html.escape(str(exc))}</p>", status=400, mimetype="text/html")
 
 
 @bp.get("/report")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 from flask import Blueprint, Response, redirect, request, url_for
 
 from hotspots.dashboard import QueryError, default_period
@@ -11,7 +9,7 @@ from hotspots.errors import HotspotsError
 from hotspots.periods import parse_period
 from hotspots.printing import html_document, pdf_bytes
 from hotspots.tasking import DEFAULT_TOP, build_pack
-from hotspots.web.auth import Forbidden, audit, csrf_token, current_user
+from hotspots.web.auth import audit, csrf_token, current_user, require_area
 from hotspots.web.db import get_groups, get_pack, get_store
 
 bp = Blueprint("tasking", __name__)
@@ -30,13 +28,10 @@ def _pack_from_request(args=None, save: bool = False):
     except HotspotsError as exc:
         raise QueryError("area", f"area: {exc} (tasking packs are per neighbourhood area)") from exc
     user = current_user()
-    if user.restricted:
-        if areas is None:
-            areas = list(user.areas)
-        elif areas[0] not in user.areas:
-            raise Forbidden(
-                f"Your account shows {', '.join(user.areas)} only; ask an admin for access to {areas[0]}."
-            )
+    if areas is None and user.restricted:
+        areas = list(user.areas)
+    elif areas:
+        require_area(areas[0])
     single = (args.get("period") or "").strip()
     start, end = (
         (single, single)
@@ -59,11 +54,6 @@ def _pack_from_request(args=None, save: bool = False):
     return pack, build_pack(
         store, pack, groups, group, period, areas, method=method, top=top, save=save
     )
-
-
-@bp.errorhandler(QueryError)
-def bad_parameter(exc: QueryError):
-    return Response(f"<p>{html.escape(str(exc))}</p>", status=400, mimetype="text/html")
 
 
 @bp.get("/tasking")
