@@ -212,10 +212,7 @@ def import_command(
     with obj.store() as store, progress_reporter() as (progress, bar):
 
         def on_file(report: FileReport) -> None:
-            bar.console.print(
-                f"{_short(report.name)}: {report.imported:,} imported, {report.already_stored:,} already stored, "
-                f"{report.rejected:,} rejected"
-            )
+            bar.console.print(f"{_short(report.name)}: {report.counts}")
 
         report = import_paths(
             store,
@@ -230,11 +227,7 @@ def import_command(
         )
     obj.audit(
         "import",
-        "; ".join(
-            f"{_short(f.name)} ({f.imported:,} imported, {f.already_stored:,} already stored, "
-            f"{f.rejected:,} rejected)"
-            for f in report.files
-        ),
+        "; ".join(f"{_short(f.name)} ({f.counts})" for f in report.files),
     )
     print_import_report(report)
 

@@ -167,6 +167,14 @@ class FileReport:
     def rejected(self) -> int:
         return sum(self.rejected_by_reason.values())
 
+    @property
+    def counts(self) -> str:
+        """'N imported, N already stored, N rejected', as progress lines and the audit log say it."""
+        return (
+            f"{self.imported:,} imported, {self.already_stored:,} already stored, "
+            f"{self.rejected:,} rejected"
+        )
+
 
 @dataclass
 class ImportReport:

@@ -20,7 +20,9 @@ import pyarrow as pa
 from hotspots.errors import InputFileError
 
 _POLICE_UK_OTHER = re.compile(r"-(outcomes|stop-and-search)\.csv$", re.IGNORECASE)
-_EXCEL_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip (xlsx is one), or an empty zip
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # old Excel (.xls)
+_EXCEL_MAGIC = (ZIP_MAGIC[0], OLE_MAGIC)
 
 
 @dataclass(frozen=True)

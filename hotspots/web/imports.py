@@ -38,6 +38,7 @@ from hotspots.accounts import Accounts
 from hotspots.errors import HotspotsError, MappingError
 from hotspots.importer import ImportReport, import_paths
 from hotspots.ingest.mapping import FIELDS, ColumnMapping
+from hotspots.ingest.sources import OLE_MAGIC, ZIP_MAGIC
 from hotspots.store import Store
 from hotspots.web.auth import audit, client_address, current_user, refuse
 from hotspots.web.db import get_store
@@ -50,8 +51,6 @@ KEEP_JOBS = 100
 FORM_FIELDS = [f for f in FIELDS if f != "datetime"]
 # One upload imports at a time (SQLite has one writer); later ones wait their turn.
 _IMPORT_SLOT = threading.Lock()
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # old Excel (.xls)
 
 
 @dataclass
@@ -88,9 +87,9 @@ def check_upload(name: str, head: bytes) -> str | None:
         )
     if not head:
         return f"{name} is empty."
-    if suffix == ".zip" and not head.startswith(_ZIP_MAGIC):
+    if suffix == ".zip" and not head.startswith(ZIP_MAGIC):
         return f"{name} is called .zip but is not a zip file."
-    if suffix == ".csv" and head.startswith(_ZIP_MAGIC + (_OLE_MAGIC,)):
+    if suffix == ".csv" and head.startswith((*ZIP_MAGIC, OLE_MAGIC)):
         return (
             f"{name} is called .csv but is an Excel workbook or other binary file. "
             "In Excel, use Save As → CSV (UTF-8), then import that."
@@ -188,11 +187,7 @@ def _finish(job: Job, outcome: tuple, path: Path, settings: dict, client: str, l
     kind, value = outcome
     if kind == "done":
         job.report = value
-        files = ", ".join(
-            f"{Path(f.name).name} ({f.imported:,} imported, {f.already_stored:,} already stored, "
-            f"{f.rejected:,} rejected)"
-            for f in value.files
-        )
+        files = ", ".join(f"{Path(f.name).name} ({f.counts})" for f in value.files)
         detail = f"{job.file_name}: {files}"
     elif kind == "error":
         job.error = value.replace(str(path.parent) + "/", "")
