@@ -20,7 +20,7 @@ import pandas as pd
 from hotspots.boundaries import BoundaryPack
 from hotspots.errors import HotspotsError
 from hotspots.ingest.categories import CategoryGroups
-from hotspots.periods import Period, shift
+from hotspots.periods import Period, add_months, latest_full_window, parse_period, shift
 from hotspots.store import Store
 
 TARGETS = ("Reduce", "Monitor")
@@ -74,6 +74,15 @@ def _row(label: str, current: int, previous: int, target: str | None) -> dict:
         "pct_change": pct,
         "target": target,
     }
+
+
+def assessment_period(months_with_data: list[str], start: str = "", end: str = "") -> Period | None:
+    """The year an assessment covers: from ``start`` (12 months unless ``end`` is given), else
+    the latest 12 consecutive months with data; None when there are no such 12 months."""
+    if start:
+        first = parse_period(start).start
+        return parse_period(start, end or add_months(first, 11).strftime("%Y-%m"))
+    return latest_full_window(months_with_data, 12)
 
 
 def strategic_assessment(

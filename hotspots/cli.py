@@ -768,8 +768,7 @@ def tasking_command(
 @click.pass_obj
 def report_command(obj: Context, start, end, fmt, out_path, target_pairs) -> None:
     """The strategic assessment: crime table, area shares, ward rates, monthly trend."""
-    from hotspots.assessment import TARGETS, strategic_assessment
-    from hotspots.periods import add_months, latest_full_window
+    from hotspots.assessment import TARGETS, assessment_period, strategic_assessment
     from hotspots.printing import report_html
 
     with obj.store() as store:
@@ -780,13 +779,9 @@ def report_command(obj: Context, start, end, fmt, out_path, target_pairs) -> Non
                     f"--target '{pair}' must be CATEGORY=Reduce or CATEGORY=Monitor."
                 )
             store.set_report_target(category.strip(), target)
-        if start:
-            first = parse_period(start).start
-            period = parse_period(start, end or add_months(first, 11).strftime("%Y-%m"))
-        else:
-            period = latest_full_window(store.months(), 12)
-            if period is None:
-                raise HotspotsError("No 12 consecutive months with data: give --from and --to.")
+        period = assessment_period(store.months(), start or "", end or "")
+        if period is None:
+            raise HotspotsError("No 12 consecutive months with data: give --from and --to.")
         assessment = strategic_assessment(store, obj.pack(), obj.groups(), period)
     for warning in assessment.warnings:
         err.print(f"Warning: {warning}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, request, url_for
 
-from hotspots.assessment import strategic_assessment
-from hotspots.periods import add_months, latest_full_window, parse_period
+from hotspots.assessment import assessment_period, strategic_assessment
+from hotspots.periods import parse_period
 from hotspots.printing import report_html
 from hotspots.web.auth import audit, csrf_token
 from hotspots.web.db import get_groups, get_pack, get_store
@@ -15,12 +15,10 @@ bp = Blueprint("report", __name__)
 
 def _assessment():
     store = get_store()
-    start, end = (request.args.get("from") or "").strip(), (request.args.get("to") or "").strip()
-    if start:
-        first = parse_period(start).start
-        period = parse_period(start, end or add_months(first, 11).strftime("%Y-%m"))
-    else:
-        period = latest_full_window(store.months(), 12) or parse_period(store.months()[-1])
+    months = store.months()
+    period = assessment_period(
+        months, (request.args.get("from") or "").strip(), (request.args.get("to") or "").strip()
+    ) or parse_period(months[-1])
     return strategic_assessment(store, get_pack(), get_groups(), period)
 
 
