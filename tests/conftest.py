@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,21 +48,60 @@ def bundled_db(tmp_path_factory, pack) -> Path:
     return path
 
 
-@pytest.fixture
-def bundled_copy(bundled_db, tmp_path) -> Path:
-    """A private copy of the bundled store, for tests that change it."""
+def copy_store(source: Path, copy: Path) -> Path:
+    """Copy a store and its accounts file (each checkpointed first, so the copy is whole)."""
     import shutil
 
-    with Store(bundled_db) as store:
+    with Store(source) as store:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    copy = tmp_path / "bundled-copy.sqlite"
-    shutil.copyfile(bundled_db, copy)
-    accounts = accounts_path_for(bundled_db)
+    shutil.copyfile(source, copy)
+    accounts = accounts_path_for(source)
     if accounts.exists():
         with Accounts(accounts) as opened:
             opened.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         shutil.copyfile(accounts, accounts_path_for(copy))
     return copy
+
+
+@pytest.fixture
+def bundled_copy(bundled_db, tmp_path) -> Path:
+    """A private copy of the bundled store, for tests that change it."""
+    return copy_store(bundled_db, tmp_path / "bundled-copy.sqlite")
+
+
+@contextmanager
+def serving(db: Path):
+    """The app on ``db`` served on 127.0.0.1 (a free port, threaded, no tiles); yields its URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from hotspots.web import create_app
+
+    httpd = make_server("127.0.0.1", 0, create_app({"DB_PATH": str(db), "TILES": None}), True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+
+
+@pytest.fixture
+def fixture_db(tmp_path, pack) -> Path:
+    """A store holding the two small police.uk fixture months (2017-11 and 2017-12)."""
+    from hotspots.importer import import_paths
+
+    path = tmp_path / "fixture.sqlite"
+    with Store(path) as store:
+        import_paths(
+            store,
+            [
+                POLICEUK_FIXTURES / "2017-11-ashfield-sample.csv",
+                POLICEUK_FIXTURES / "2017-12-ashfield-sample.csv",
+            ],
+            pack,
+        )
+    return path
 
 
 @pytest.fixture
@@ -143,7 +183,7 @@ def web_client(db: Path, user: str | None = "analyst", **config):
     return client
 
 
-def http_sign_in(base: str, name: str = "analyst"):
+def http_sign_in(base: str, name: str = "analyst", password: str | None = None):
     """A urllib opener holding a signed-in session on the server at ``base``."""
     import http.cookiejar
     import urllib.parse
@@ -154,7 +194,7 @@ def http_sign_in(base: str, name: str = "analyst"):
     )
     with opener.open(base + "/login", timeout=30) as page:
         token = csrf_from(page.read().decode())
-    form = {"username": name, "password": USERS[name][1], "csrf_token": token}
+    form = {"username": name, "password": password or USERS[name][1], "csrf_token": token}
     with opener.open(base + "/login", urllib.parse.urlencode(form).encode(), timeout=30) as answer:
         assert answer.url.rstrip("/") == base, f"sign-in failed: landed on {answer.url}"
     return opener

@@ -10,28 +10,11 @@ import pytest
 
 from hotspots.assessment import ASB_ROW, TOTAL_CRIME, strategic_assessment
 from hotspots.config import BUILTIN_GROUPS
-from hotspots.importer import import_paths
 from hotspots.ingest.categories import CategoryGroups
 from hotspots.periods import parse_period
 from hotspots.store import Store
-from tests.conftest import POLICEUK_FIXTURES
 
 GROUPS = CategoryGroups.load(BUILTIN_GROUPS)
-
-
-@pytest.fixture
-def fixture_db(tmp_path, pack):
-    path = tmp_path / "fixture.sqlite"
-    with Store(path) as store:
-        import_paths(
-            store,
-            [
-                POLICEUK_FIXTURES / "2017-11-ashfield-sample.csv",
-                POLICEUK_FIXTURES / "2017-12-ashfield-sample.csv",
-            ],
-            pack,
-        )
-    return path
 
 
 def test_crime_table_by_hand(fixture_db, pack):

@@ -7,18 +7,15 @@ no basemap tiles. A screenshot of the page is written to test-artefacts/ for a p
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from werkzeug.serving import make_server
 
 from hotspots.config import PROJECT_ROOT
 from hotspots.importer import import_paths
 from hotspots.store import Store
-from hotspots.web import create_app
-from tests.conftest import USERS, ensure_users
+from tests.conftest import USERS, copy_store, ensure_users, serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARTEFACTS = PROJECT_ROOT / "test-artefacts"
@@ -33,12 +30,8 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server(bundled_db):
-    app = create_app({"DB_PATH": str(bundled_db), "TILES": None})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serving(bundled_db) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -250,11 +243,8 @@ def hostile_server(tmp_path_factory, pack):
         )
         import_paths(store, [path], pack, mapping=mapping)
     ensure_users(db)
-    app = create_app({"DB_PATH": str(db), "TILES": None})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serving(db) as base:
+        yield base
 
 
 def test_incident_text_is_shown_as_text_everywhere(page, hostile_server):
@@ -284,21 +274,9 @@ def test_incident_text_is_shown_as_text_everywhere(page, hostile_server):
 @pytest.fixture(scope="module")
 def upload_server(tmp_path_factory, bundled_db):
     """A server on a private copy of the bundled store, for a test that imports into it."""
-    import shutil
-
-    from hotspots.accounts import accounts_path_for
-
-    folder = tmp_path_factory.mktemp("upload")
-    db = folder / "store.sqlite"
-    with Store(bundled_db) as store:
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    shutil.copyfile(bundled_db, db)
-    shutil.copyfile(accounts_path_for(bundled_db), accounts_path_for(db))
-    app = create_app({"DB_PATH": str(db), "TILES": None})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    db = copy_store(bundled_db, tmp_path_factory.mktemp("upload") / "store.sqlite")
+    with serving(db) as base:
+        yield base
 
 
 def test_a_new_user_must_sign_in_and_an_analyst_uploads_the_bundled_zip(browser, upload_server):

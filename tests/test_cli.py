@@ -9,7 +9,7 @@ import sys
 import threading
 
 from hotspots.config import PROJECT_ROOT
-from tests.conftest import POLICEUK_FIXTURES
+from tests.conftest import POLICEUK_FIXTURES, http_sign_in
 
 
 def test_start_loads_demo_data_once_and_prints_wards(run_cli):
@@ -74,7 +74,7 @@ def test_run_py_serves_the_demo_on_first_start(tmp_path):
             assert "/login" in response.url and 'name="password"' in response.read().decode()
         out = "".join(printed)
         password = re.search(r"Sign in as admin with password (\S+)", out).group(1)
-        opener = _signed_in_opener(base, "admin", password)
+        opener = http_sign_in(base, "admin", password)
         with opener.open(base + "/admin/users", timeout=30) as response:
             assert "admin" in response.read().decode()
     finally:
@@ -85,26 +85,6 @@ def test_run_py_serves_the_demo_on_first_start(tmp_path):
     assert "Recommended for asb" in err
     config = tmp_path / "instance" / "config.toml"
     assert "secret_key" in config.read_text() and (config.stat().st_mode & 0o077) == 0
-
-
-def _signed_in_opener(base: str, username: str, password: str):
-    import http.cookiejar
-    import urllib.parse
-    import urllib.request
-
-    from tests.conftest import csrf_from
-
-    opener = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-    )
-    with opener.open(base + "/login", timeout=30) as page:
-        token = csrf_from(page.read().decode())
-    form = urllib.parse.urlencode(
-        {"username": username, "password": password, "csrf_token": token}
-    ).encode()
-    with opener.open(base + "/login", form, timeout=30) as answer:
-        assert "/login" not in answer.url
-    return opener
 
 
 def test_first_run_admin_takes_the_password_from_the_environment(tmp_path, monkeypatch):

@@ -72,17 +72,8 @@ def test_pack_for_hucknall_asb_prints_a_cover_and_a_page_per_patrol_area(bundled
     )
 
 
-def test_streets_and_counts_equal_the_fixture(tmp_path, pack):
-    db = tmp_path / "fixture.sqlite"
-    with Store(db) as store:
-        import_paths(
-            store,
-            [
-                POLICEUK_FIXTURES / "2017-11-ashfield-sample.csv",
-                POLICEUK_FIXTURES / "2017-12-ashfield-sample.csv",
-            ],
-            pack,
-        )
+def test_streets_and_counts_equal_the_fixture(fixture_db, pack):
+    with Store(fixture_db) as store:
         tasking = _hucknall(
             store, pack, "2017-12", "violence", method="grid", params={"cell_size": 100}
         )

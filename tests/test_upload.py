@@ -24,10 +24,11 @@ BUNDLED_ZIP = PROJECT_ROOT / "data" / "downloads" / "policeuk-2019-09-nottingham
 BAD = FIXTURES / "bad"
 
 
-def _upload(client, name: str, data: bytes):
+def _upload(client, name: str, data: bytes, **fields):
+    """Post the upload form with the file and any other ``fields`` (names as in the form)."""
     return client.post(
         "/import",
-        data={"file": (io.BytesIO(data), name), "csrf_token": csrf(client)},
+        data={**fields, "file": (io.BytesIO(data), name), "csrf_token": csrf(client)},
         content_type="multipart/form-data",
     )
 
@@ -233,19 +234,12 @@ def test_a_council_export_is_imported_with_a_mapping_kept_for_next_time(bundled_
     client = web_client(bundled_copy, "analyst")
     page = client.get("/import").text
     assert 'name="column.date"' in page and 'name="column.postcode"' in page
-    form = {
-        "source": "Council ASB",
-        "column.id": "Ref",
-        "column.date": "Reported",
-        "column.category": "Type",
-        "column.lat": "Lat",
-        "column.lon": "Long",
-        "column.location": "Where",
-        "save_mapping": "1",
-        "file": (io.BytesIO(data), "council-asb.csv"),
-        "csrf_token": csrf(client),
-    }
-    answer = client.post("/import", data=form, content_type="multipart/form-data")
+    columns = {"id": "Ref", "date": "Reported", "category": "Type", "lat": "Lat", "lon": "Long"}
+    columns["location"] = "Where"
+    form = {f"column.{field}": column for field, column in columns.items()}
+    answer = _upload(
+        client, "council-asb.csv", data, source="Council ASB", save_mapping="1", **form
+    )
     page = _finish(client, answer)
     assert 'data-state="done"' in page and f"{len(export):,} new incidents" in page
     with Store(bundled_copy) as store:
@@ -254,26 +248,10 @@ def test_a_council_export_is_imported_with_a_mapping_kept_for_next_time(bundled_
     assert len(noise) == len(export) and noise["occurred"].str.len().eq(16).all()
     # The mapping was kept: the next export needs only its name.
     assert '<option value="council-asb">' in client.get("/import").text
-    again = client.post(
-        "/import",
-        data={
-            "mapping": "council-asb",
-            "file": (io.BytesIO(data), "council-asb.csv"),
-            "csrf_token": csrf(client),
-        },
-        content_type="multipart/form-data",
-    )
+    again = _upload(client, "council-asb.csv", data, mapping="council-asb")
     assert f"0 new incidents, {len(export):,} already stored" in _finish(client, again)
     # An incomplete mapping is a sentence before anything is read.
-    bad = client.post(
-        "/import",
-        data={
-            "column.date": "Reported",
-            "file": (io.BytesIO(data), "council-asb.csv"),
-            "csrf_token": csrf(client),
-        },
-        content_type="multipart/form-data",
-    )
+    bad = _upload(client, "council-asb.csv", data, **{"column.date": "Reported"})
     assert bad.status_code == 400 and "needs category" in bad.text
     # Without a mapping, a local export is explained in the page's own terms.
     plain = _finish(client, _upload(client, "council-asb.csv", data))
