@@ -32,6 +32,11 @@ def demo_store(folder: Path) -> Path:
     return db
 
 
+def csrf_token_in(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -53,7 +58,7 @@ def signed_in(base: str) -> tuple[urllib.request.OpenerDirector, http.cookiejar.
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     with opener.open(base + "/login", timeout=60) as page:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
+        token = csrf_token_in(page.read().decode())
     form = {"username": BENCH_USER, "password": BENCH_PASSWORD, "csrf_token": token}
     with opener.open(base + "/login", urllib.parse.urlencode(form).encode(), timeout=60) as answer:
         if "/login" in answer.url:

@@ -36,7 +36,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from common import ROOT, demo_store, free_port, session_cookie, signed_in_opener
+from common import (
+    ROOT,
+    csrf_token_in,
+    demo_store,
+    free_port,
+    session_cookie,
+    signed_in_opener,
+)
 
 AREAS = ["", "Hucknall", "Sutton-in-Ashfield", "Kirkby-in-Ashfield", "Hucknall North"]
 GROUPS = ["asb", "violence"]
@@ -127,7 +134,7 @@ def upload(base: str, months: list[Path], folder: Path) -> subprocess.CompletedP
             out.write(path, f"{path.name[:7]}/{path.name}")
     opener = signed_in_opener(base)
     with opener.open(base + "/import", timeout=60) as page:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
+        token = csrf_token_in(page.read().decode())
     boundary = uuid.uuid4().hex
     body = (
         (
