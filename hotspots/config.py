@@ -31,6 +31,8 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from hotspots.errors import HotspotsError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -93,14 +95,10 @@ def instance_config(instance: Path) -> dict:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        from hotspots.errors import HotspotsError
-
         raise HotspotsError(f"{path} is not valid TOML: {exc}.") from exc
 
 
 def _web_settings(instance: Path, env) -> dict:
-    from hotspots.errors import HotspotsError
-
     file = instance_config(instance)
     values = {}
     for name, default in (

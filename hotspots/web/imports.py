@@ -216,7 +216,7 @@ def page():
     return render_template(
         "import.html",
         fields={f: FIELDS[f] for f in FORM_FIELDS},
-        mappings=saved_mappings(_mappings_dir()),
+        mappings=saved_mappings(_instance_folder("mappings")),
         imports=imports.to_dict(orient="records"),
         jobs=sorted(jobs, key=lambda j: -j.started)[:5],
         limit_mb=current_app.config["MAX_CONTENT_LENGTH"] / 1024 / 1024,
@@ -236,10 +236,10 @@ def upload():
         audit("import", f"{upload.filename}: refused: {problem}")
         return refuse(400, problem)
     try:
-        mapping = mapping_from_form(request.form, _mappings_dir())
+        mapping = mapping_from_form(request.form, _instance_folder("mappings"))
     except HotspotsError as exc:
         return refuse(400, str(exc))
-    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=_upload_dir()))
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=_instance_folder("uploads")))
     path = folder / name
     upload.save(path)
     job = Job(id=uuid.uuid4().hex, username=current_user().username, file_name=upload.filename)
@@ -289,14 +289,9 @@ def mapping_from_form(form, folder: Path) -> ColumnMapping | None:
     return mapping
 
 
-def _mappings_dir() -> Path:
-    folder = Path(current_app.instance_path) / "mappings"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _upload_dir() -> Path:
-    folder = Path(current_app.instance_path) / "uploads"
+def _instance_folder(name: str) -> Path:
+    """A folder of the instance (uploads, saved mappings), readable by the service only."""
+    folder = Path(current_app.instance_path) / name
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
 
